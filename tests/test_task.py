@@ -1,0 +1,76 @@
+"""The task end to end on an offline mock model: every (sample, epoch) is generated with its grid cell."""
+
+import pytest
+from inspect_ai import eval as inspect_eval
+from inspect_ai.log import read_eval_log
+from mock_models import echo_config, mock_model
+
+from refusal_stability.inspect_tasks import refusal_stability
+
+TEMPERATURES = [0.0, 0.7]
+SEEDS = [42, 43]
+GRID = [(t, s) for t in TEMPERATURES for s in SEEDS]
+
+
+def run_task(tmp_path, **task_args):
+    """Run the task on 3 bundled prompts against a mock model that echoes its config; return the log."""
+    args = {"dataset": "bundled", "n_prompts": 3, "temperatures": TEMPERATURES, "seeds": SEEDS, "judge": "heuristic"}
+    [log] = inspect_eval(
+        refusal_stability(**{**args, **task_args}),
+        model=mock_model(echo_config),
+        log_dir=str(tmp_path),
+        display="none",
+    )
+    return read_eval_log(log.location)
+
+
+def test_each_epoch_uses_its_temperature_and_seed(tmp_path):
+    log = run_task(tmp_path)
+    assert log.status == "success", log.error
+    assert log.eval.config.epochs == len(GRID)
+    assert len(log.samples) == 3 * len(GRID)
+    for sample in log.samples:
+        temperature, seed = GRID[sample.epoch - 1]
+        assert (sample.metadata["temperature"], sample.metadata["seed"]) == (temperature, seed)
+        assert sample.store["sampling"] == {"epoch": sample.epoch, "temperature": temperature, "seed": seed}
+        [model_event] = [event for event in sample.events if event.event == "model"]
+        assert (model_event.config.temperature, model_event.config.seed) == (temperature, seed)
+        assert model_event.config.max_tokens == 512
+        # the mock model saw the same config the event records
+        assert f"[temperature={temperature} seed={seed}]" in sample.output.completion
+
+
+def test_sample_ids_are_stable_across_runs_and_models(tmp_path):
+    first = run_task(tmp_path / "a")
+    second = run_task(tmp_path / "b", max_tokens=64)
+    ids = sorted({str(s.id) for s in first.samples})
+    assert ids == sorted({str(s.id) for s in second.samples})
+    assert ids == ["b-animal-01", "b-animal-02", "b-animal-03"]
+
+
+def test_system_prompt_and_generation_options_reach_the_model(tmp_path):
+    log = run_task(tmp_path, system_prompt="You are careful.", max_tokens=77, top_p=0.9)
+    sample = log.samples[0]
+    assert sample.messages[0].role == "system" and sample.messages[0].text == "You are careful."
+    [model_event] = [event for event in sample.events if event.event == "model"]
+    assert (model_event.config.max_tokens, model_event.config.top_p) == (77, 0.9)
+
+
+@pytest.mark.parametrize("epochs", [5, 3])
+def test_epochs_override_that_does_not_match_the_grid_fails(tmp_path, epochs):
+    [log] = inspect_eval(
+        refusal_stability(dataset="bundled", n_prompts=1, temperatures=TEMPERATURES, seeds=SEEDS, judge="heuristic"),
+        model=mock_model(echo_config),
+        epochs=epochs,
+        log_dir=str(tmp_path),
+        display="none",
+    )
+    assert log.status == "error"
+    assert "len(temperatures) x len(seeds) = 4" in log.error.message
+
+
+def test_bad_task_arguments_fail_before_running():
+    with pytest.raises(ValueError, match="duplicate values"):
+        refusal_stability(dataset="bundled", temperatures=[0.0, 0.0])
+    with pytest.raises(ValueError, match="n_prompts"):
+        refusal_stability(dataset="bundled", n_prompts=0)
