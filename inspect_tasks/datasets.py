@@ -56,9 +56,7 @@ def parse_n_prompts(n_prompts: int | str | None) -> int | None:
     return number
 
 
-def _prompt_sample(
-    prompt: object, sample_id: object, source: object, categories: Iterable[str], where: str
-) -> Sample:
+def _prompt_sample(prompt: object, sample_id: object, source: object, categories: Iterable[str], where: str) -> Sample:
     """One Sample with our metadata; ``where`` names the input row in error messages."""
     text = "" if prompt is None else str(prompt).strip()
     if not text:
@@ -206,7 +204,5 @@ def load_prompts(
     elif Path(dataset).suffix.lower() in (".csv", ".jsonl", ".json") or Path(dataset).exists():
         samples = load_prompt_file(dataset, prompt_column, id_column, category_column, source_column)
     else:
-        raise ValueError(
-            f"dataset={dataset!r}: expected 'beavertails', 'bundled', or a path to a .csv/.jsonl file"
-        )
+        raise ValueError(f"dataset={dataset!r}: expected 'beavertails', 'bundled', or a path to a .csv/.jsonl file")
     return MemoryDataset(samples[:limit] if limit else samples, name=Path(dataset).stem)

@@ -15,7 +15,7 @@ def text_output(text: str) -> ModelOutput:
 def mock_model(respond: Callable[[list[ChatMessage], GenerateConfig], str], name: str = "model") -> Model:
     """A mockllm model whose reply is computed from the request's messages and generate config."""
 
-    def generate(messages, tools, tool_choice, config) -> ModelOutput:  # noqa: ANN001 (mockllm signature)
+    def generate(messages, tools, tool_choice, config) -> ModelOutput:
         return text_output(respond(messages, config))
 
     return get_model(f"mockllm/{name}", custom_outputs=generate)
