@@ -105,7 +105,7 @@ def split_mask(n: int, seed: int) -> np.ndarray:
 def run(frame: pd.DataFrame) -> tuple[pd.DataFrame, float, float]:
     """Label every row; return the frame with ``heuristic``/``rule`` columns, agreement %, kappa."""
     prompts = frame["prompt"] if "prompt" in frame.columns else [None] * len(frame)
-    results = [explain(r, p if isinstance(p, str) else None) for r, p in zip(frame["response"], prompts)]
+    results = [explain(r, p if isinstance(p, str) else None) for r, p in zip(frame["response"], prompts, strict=True)]
     frame = frame.assign(heuristic=[r[0] for r in results], rule=[r[1] for r in results])
     agree, kappa = weighted_agreement(frame["label_haiku"], frame["heuristic"], frame["weight"])
     return frame, 100.0 * agree, kappa
