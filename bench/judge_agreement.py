@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from refusal_stability.scorers.heuristic import explain
 from refusal_stability.scorers.labels import LABELS
 

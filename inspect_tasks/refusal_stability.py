@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from inspect_ai import Epochs, Task, task
 from inspect_ai.model import GenerateConfig
 from inspect_ai.solver import Solver, system_message
+
 from refusal_stability.inspect_tasks.datasets import (
     BEAVERTAILS_PATH,
     BEAVERTAILS_REVISION,

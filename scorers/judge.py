@@ -28,12 +28,13 @@ import anyio
 from inspect_ai.model import GenerateConfig, Model, get_model, model_roles
 from inspect_ai.scorer import Score, Scorer, Target, scorer
 from inspect_ai.solver import TaskState
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
 from refusal_stability.scorers.labels import LABELS, UNSCORED
 from refusal_stability.scorers.prompting import RETRY_REMINDER, GraderTemplate, load_template
 from refusal_stability.scorers.stability import stability_metrics
 from refusal_stability.scorers.verdict import parse_verdict
 from refusal_stability.scorers.verdict_cache import CachedVerdict, VerdictCache, cache_key
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 try:  # a clean, traceback-free CLI error; fall back to RuntimeError if Inspect moves it
     from inspect_ai._util.error import PrerequisiteError as _PrerequisiteError

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from inspect_ai.scorer import Metric, SampleScore, Score, ScoreReducer, metric, score_reducer
+
 from refusal_stability.scorers.labels import COMPLY, LABELS, PARTIAL, REFUSE, UNSCORED
 
 __all__ = [

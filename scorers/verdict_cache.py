@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import anyio
+
 from refusal_stability.scorers.labels import LABELS
 
 __all__ = ["CachedVerdict", "VerdictCache", "cache_key"]

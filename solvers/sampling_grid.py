@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from inspect_ai.solver import Generate, Solver, TaskState, solver
+
 from refusal_stability.solvers.planned_epochs import planned_epochs
 
 DEFAULT_TEMPERATURES: tuple[float, ...] = (0.0, 0.3, 0.7, 1.0)

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from refusal_stability.inspect_tasks.datasets import (
     BEAVERTAILS_CATEGORIES,
     load_beavertails,

@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+
 from refusal_stability.scorers.heuristic import classify, explain
 from refusal_stability.scorers.labels import COMPLY, LABELS, PARTIAL, REFUSE
 

@@ -20,6 +20,7 @@ from inspect_ai.model import GenerateConfig, ModelOutput, ModelUsage, get_model
 from inspect_ai.model._model import init_model_roles
 from inspect_ai.scorer import Target
 from inspect_ai.solver import Generate, TaskState, solver
+
 from refusal_stability.scorers import judge as judge_module
 from refusal_stability.scorers import refusal_judge, stability
 from refusal_stability.scorers.judge import GRADER_MAX_TOKENS, GRADER_SEED, GraderNotBoundError
@@ -639,6 +640,7 @@ def test_inspect_score_cli_appends_a_second_judge(tmp_path: Path) -> None:
     from click.testing import CliRunner
     from inspect_ai._cli.score import score_command
     from inspect_ai._util.registry import registry_info
+
     from refusal_stability.inspect_tasks import refusal_stability
 
     _register_cli_grader()

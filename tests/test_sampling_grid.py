@@ -1,6 +1,7 @@
 """The (temperature, seed) grid: order, parsing of -T values, and one clear error per bad input."""
 
 import pytest
+
 from refusal_stability.solvers.sampling_grid import (
     SamplingConfig,
     build_grid,

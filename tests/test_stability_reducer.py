@@ -13,6 +13,7 @@ from inspect_ai.model import ModelOutput, ModelUsage, get_model
 from inspect_ai.scorer import SampleScore, Score, Target, scorer
 from inspect_ai.scorer._reducer import create_reducers
 from inspect_ai.solver import TaskState
+
 from refusal_stability.scorers import (
     TIE_ORDER,
     compliance_rate,

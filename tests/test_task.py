@@ -4,6 +4,7 @@ import pytest
 from inspect_ai import eval as inspect_eval
 from inspect_ai.log import read_eval_log
 from mock_models import echo_config, mock_model
+
 from refusal_stability.inspect_tasks import refusal_stability
 
 TEMPERATURES = [0.0, 0.7]
