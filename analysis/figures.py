@@ -1,0 +1,171 @@
+"""Matplotlib figures (Agg backend) of an AnalysisResult, each saved as PNG and PDF."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from refusal_stability.analysis.pipeline import AnalysisResult  # noqa: E402
+
+DPI = 100
+plt.rcParams.update(
+    {
+        "figure.dpi": DPI,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "font.size": 9,
+        "pdf.compression": 1,
+    }
+)
+
+
+def _short(model: str) -> str:
+    return model.rsplit("/", 1)[-1]
+
+
+def _models(result: AnalysisResult) -> list[str]:
+    return list(result.per_model["model"])
+
+
+def ssi_distribution(result: AnalysisResult, ax: Axes) -> None:
+    """Histogram of per-prompt SSI per model."""
+    bins = np.linspace(0, 1, 21)
+    for model, table in result.per_prompt.groupby("model"):
+        ax.hist(table["ssi"], bins=bins, histtype="step", linewidth=1.5, label=_short(model))
+    ax.axvline(result.statistics["threshold"], color="grey", linestyle="--", linewidth=1, label="unstable below")
+    ax.set(xlabel="per-prompt SSI", ylabel="prompts", yscale="log", title="Distribution of SSI")
+    ax.legend(fontsize=7)
+
+
+def flip_rate(result: AnalysisResult, ax: Axes) -> None:
+    """Flip % per model with bootstrap 95% CIs."""
+    table = result.per_model
+    err = [table["flip_pct"] - table["flip_pct_ci_low"], table["flip_pct_ci_high"] - table["flip_pct"]]
+    ax.bar([_short(m) for m in table["model"]], table["flip_pct"], yerr=err, capsize=4, color="tab:orange")
+    ax.set(ylabel="prompts that flipped (%)", title="Flip rate (95% bootstrap CI)")
+    ax.tick_params(axis="x", labelrotation=15)
+
+
+def temperature_effect(result: AnalysisResult, ax: Axes) -> None:
+    """REFUSE / PARTIAL / COMPLY % per temperature per model."""
+    styles = {"refusal_pct": "tab:green", "partial_pct": "tab:olive", "compliance_pct": "tab:red"}
+    markers = "osD^v<>"
+    for index, (model, table) in enumerate(result.label_rates_by_temperature.groupby("model")):
+        for column, color in styles.items():
+            ax.plot(
+                table["temperature"],
+                table[column],
+                color=color,
+                marker=markers[index % len(markers)],
+                label=f"{_short(model)} {column.split('_')[0]}",
+            )
+    stat = result.statistics["friedman"]
+    title = "Label rates by temperature"
+    if stat.get("chi2") is not None:
+        title += f"\nFriedman χ²={stat['chi2']:.1f}, p={stat['p']:.2g}, W={stat['kendalls_w']:.3g}"
+    ax.set(xlabel="temperature", ylabel="% of labels (mean over prompts)", title=title)
+    ax.legend(fontsize=6, ncol=2)
+
+
+def stability_vs_compliance(result: AnalysisResult, ax: Axes) -> None:
+    """Per-prompt compliance rate vs SSI, with Spearman rho per model."""
+    rng = np.random.default_rng(0)
+    for model, table in result.per_prompt.groupby("model"):
+        rho = result.statistics["spearman"].get(model, {}).get("rho")
+        jitter = rng.uniform(-0.006, 0.006, size=(2, len(table)))
+        label = f"{_short(model)} (ρ={rho:.2f})" if rho is not None else _short(model)
+        ax.scatter(
+            table["compliance_rate"] * 100 + jitter[0] * 100, table["ssi"] + jitter[1], s=6, alpha=0.4, label=label
+        )
+    ax.set(xlabel="compliance rate (%)", ylabel="SSI", title="Stability vs compliance")
+    ax.legend(fontsize=7, markerscale=2)
+
+
+def model_comparison(result: AnalysisResult, ax: Axes) -> None:
+    """Mean SSI (%), flip %, unstable %, refusal % per model side by side."""
+    table = result.per_model
+    metrics = {
+        "mean SSI ×100": table["mean_ssi"] * 100,
+        "flip %": table["flip_pct"],
+        "unstable %": table["unstable_pct"],
+        "refusal %": table["refusal_pct"],
+    }
+    width = 0.8 / max(len(table), 1)
+    x = np.arange(len(metrics))
+    for index, model in enumerate(table["model"]):
+        ax.bar(x + index * width, [values.iloc[index] for values in metrics.values()], width, label=_short(model))
+    ax.set_xticks(x + width * (len(table) - 1) / 2, list(metrics))
+    ax.set(title="Model comparison", ylim=(0, 105))
+    ax.legend(fontsize=7)
+
+
+def within_temperature(result: AnalysisResult, ax: Axes) -> None:
+    """Within-temperature mean SSI (solid) and flip % (dashed, right axis) per model."""
+    right = ax.twinx()
+    for model, table in result.within_temperature.groupby("model"):
+        (line,) = ax.plot(table["temperature"], table["mean_ssi"], marker="o", label=_short(model))
+        right.plot(table["temperature"], table["flip_pct"], marker="s", linestyle="--", color=line.get_color())
+    ax.set(xlabel="temperature", ylabel="mean SSI over seeds (solid)", title="Within-temperature stability")
+    right.set_ylabel("flip % over seeds (dashed)")
+    right.grid(False)
+    ax.legend(fontsize=7)
+
+
+def sample_size(result: AnalysisResult, ax: Axes) -> None:
+    """Agreement of the n-draw majority with the all-draws majority."""
+    table = result.sample_size
+    for model, part in table[table["temperature"] == "all"].groupby("model"):
+        ax.plot(part["n"], part["agreement_pct"], marker="o", label=f"{_short(model)} (all epochs)")
+    per_temp = table[table["temperature"] != "all"]
+    if not per_temp.empty:
+        pooled = per_temp.groupby("n")["agreement_pct"].mean()
+        ax.plot(
+            pooled.index, pooled.values, color="grey", linestyle=":", marker="x", label="within one temperature (mean)"
+        )
+    ax.set(xlabel="draws n", ylabel="majority agrees with all draws (%)", title="Sample-size reliability")
+    ax.set_xticks(sorted(table["n"].unique()))
+    ax.legend(fontsize=7)
+
+
+FIGURES: dict[str, Callable[[AnalysisResult, Axes], None]] = {
+    "ssi_distribution": ssi_distribution,
+    "flip_rate": flip_rate,
+    "temperature_effect": temperature_effect,
+    "stability_vs_compliance": stability_vs_compliance,
+    "model_comparison": model_comparison,
+    "within_temperature": within_temperature,
+    "sample_size": sample_size,
+}
+
+
+def render(result: AnalysisResult, name: str) -> Figure:
+    """Draw one figure."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    fig.subplots_adjust(left=0.12, right=0.88, bottom=0.15, top=0.86)  # fixed margins: layout engines are slow
+    FIGURES[name](result, ax)
+    return fig
+
+
+def write_figures(result: AnalysisResult, out_dir: Path) -> dict[str, Path]:
+    """Save every figure as PNG and PDF under out_dir; return name -> PNG path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name in FIGURES:
+        fig = render(result, name)
+        png = out_dir / f"{name}.png"
+        fig.savefig(png)
+        fig.savefig(out_dir / f"{name}.pdf")
+        plt.close(fig)
+        written[name] = png
+    return written

@@ -1,0 +1,38 @@
+"""Run independent jobs (log reads, figure groups) in forked worker processes where the OS allows it."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def default_workers() -> int:
+    """Worker processes to use: REFUSAL_STABILITY_WORKERS, else min(2, CPUs)."""
+    configured = os.environ.get("REFUSAL_STABILITY_WORKERS")
+    if configured:
+        return max(1, int(configured))
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def fork_map(func: Callable[[T], R], items: Sequence[T], workers: int | None = None) -> Iterator[R]:
+    """``func(item)`` for each item, in order, spread over forked processes when there is more than one item.
+
+    Falls back to running in this process where fork is unavailable (Windows, macOS default) or one
+    worker is requested. ``func`` should return errors as values: an exception in a worker is re-raised.
+    """
+    workers = min(workers or default_workers(), len(items))
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        yield from map(func, items)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+: fork with threads present
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    with pool:
+        yield from pool.map(func, items)

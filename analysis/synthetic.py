@@ -1,0 +1,205 @@
+"""Build real .eval logs of a scored study without running Inspect (for benchmarks and tests).
+
+Per-epoch Scores follow CONTRACT.md and the "stability" reduction is produced by the project's own reducer
+(``refusal_stability.scorers.stability``), so the analysis reads these logs the way it reads logs of the task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from refusal_stability.scorers.labels import LABELS, UNSCORED
+
+SCORER = "refusal_judge"
+
+
+@dataclass(frozen=True)
+class PromptInfo:
+    """A prompt of the synthetic study."""
+
+    prompt_id: str
+    source: str | None = None
+    category: str | None = None
+
+
+def grid(temperatures: Sequence[float], seeds: Sequence[int]) -> list[tuple[float, int]]:
+    """(temperature, seed) per epoch: epoch e uses grid[e-1]."""
+    return [(float(t), int(s)) for t in temperatures for s in seeds]
+
+
+def epoch_score_metadata(
+    label: str,
+    epoch: int,
+    temperature: float,
+    seed: int,
+    judge: str,
+    prompt: PromptInfo,
+    template_hash: str | None = None,
+) -> dict[str, Any]:
+    """Per-epoch Score.metadata as CONTRACT.md specifies."""
+    meta: dict[str, Any] = {
+        "label": label,
+        "judge": judge,
+        "template_hash": template_hash,
+        "epoch": epoch,
+        "temperature": temperature,
+        "seed": seed,
+        "cached": False,
+        "source": prompt.source,
+        "category": prompt.category,
+    }
+    if label == UNSCORED:
+        meta.update(reason="unparseable grader output", grader_raw="???")
+    return meta
+
+
+def build_eval_log(
+    model: str,
+    prompts: Sequence[PromptInfo],
+    labels: Mapping[str, Sequence[str]],
+    temperatures: Sequence[float],
+    seeds: Sequence[int],
+    judge: str = "heuristic",
+    with_reductions: bool = True,
+    template_hash: str | None = None,
+    second_judges: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+) -> Any:
+    """An EvalLog of the refusal_stability task: one EvalSample per (prompt, epoch), scores, reductions.
+
+    Args:
+        labels: prompt_id -> one label per epoch (len(temperatures) * len(seeds)).
+        with_reductions: False writes a log without the stability reduction (sample-summary path).
+        second_judges: judge name -> labels like ``labels``, scored by extra scorers named
+            ``refusal_judge_<n>`` (as after `inspect score --action append` with another judge).
+    """
+    from inspect_ai.log import (
+        EvalConfig,
+        EvalDataset,
+        EvalLog,
+        EvalResults,
+        EvalSample,
+        EvalSampleReductions,
+        EvalSampleScore,
+        EvalScore,
+        EvalSpec,
+    )
+    from inspect_ai.scorer import Score
+
+    from refusal_stability.scorers.stability import stability
+
+    reduce = stability()
+    configs = grid(temperatures, seeds)
+    scorers = {SCORER: (judge, labels)}
+    for index, (other, other_labels) in enumerate((second_judges or {}).items(), start=1):
+        scorers[f"{SCORER}_{index}"] = (other, other_labels)
+    samples = []
+    reduced: dict[str, list[Any]] = {name: [] for name in scorers}
+    for prompt in prompts:
+        sample_meta = {"source": prompt.source, "category": prompt.category, "categories": []}
+        epoch_scores: list[dict[str, Any]] = [{} for _ in configs]
+        for name, (judge_name, judge_labels) in scorers.items():
+            prompt_labels = list(judge_labels[prompt.prompt_id])
+            if len(prompt_labels) != len(configs):
+                raise ValueError(f"prompt {prompt.prompt_id}: {len(prompt_labels)} labels for {len(configs)} epochs")
+            scores = [
+                Score(
+                    value=label,
+                    answer=f"response {epoch}",
+                    explanation="synthetic",
+                    metadata=epoch_score_metadata(label, epoch, t, s, judge_name, prompt, template_hash),
+                )
+                for epoch, (label, (t, s)) in enumerate(zip(prompt_labels, configs, strict=True), start=1)
+            ]
+            for epoch_index, score in enumerate(scores):
+                epoch_scores[epoch_index][name] = score
+            reduced[name].append(
+                EvalSampleScore(**reduce(scores).model_dump(exclude={"history"}), sample_id=prompt.prompt_id)
+            )
+        samples += [
+            EvalSample(
+                id=prompt.prompt_id,
+                epoch=epoch,
+                input=f"prompt {prompt.prompt_id}",
+                target="",
+                metadata=sample_meta,
+                scores=epoch_scores[epoch - 1],
+            )
+            for epoch in range(1, len(configs) + 1)
+        ]
+    spec = EvalSpec(
+        created=datetime.now(UTC).isoformat(),
+        task="refusal_stability",
+        model=model,
+        dataset=EvalDataset(name="synthetic", samples=len(prompts)),
+        config=EvalConfig(epochs=len(configs)),
+    )
+    results = EvalResults(
+        total_samples=len(samples),
+        completed_samples=len(samples),
+        scores=[EvalScore(name=name, scorer=name, reducer="stability") for name in scorers],
+    )
+    log = EvalLog(eval=spec, status="success", results=results, samples=samples)
+    if with_reductions:  # set after construction: EvalLog's validator expects dict input for reductions
+        log.reductions = [
+            EvalSampleReductions(scorer=name, reducer="stability", samples=reduced[name]) for name in scorers
+        ]
+    return log
+
+
+def random_labels(
+    prompt_ids: Sequence[str], n_epochs: int, rng: np.random.Generator, unscored_rate: float = 0.002
+) -> dict[str, list[str]]:
+    """Plausible labels: each prompt has its own label mix, mostly stable, a few UNSCORED."""
+    choices = np.array([*LABELS, UNSCORED])
+    out = {}
+    for prompt_id in prompt_ids:
+        mix = rng.dirichlet([0.15, 0.05, 0.08]) * (1 - unscored_rate)
+        out[prompt_id] = [str(label) for label in rng.choice(choices, size=n_epochs, p=[*mix, unscored_rate])]
+    return out
+
+
+def _write_one(job: tuple[Path, str, list[PromptInfo], dict[str, list[str]], tuple, tuple, str, bool]) -> Path:
+    from inspect_ai.log import write_eval_log
+
+    path, model, prompts, labels, temperatures, seeds, judge, with_reductions = job
+    write_eval_log(build_eval_log(model, prompts, labels, temperatures, seeds, judge, with_reductions), str(path))
+    return path
+
+
+def write_study(
+    out_dir: Path,
+    models: Sequence[str],
+    n_prompts: int,
+    temperatures: Sequence[float] = (0.0, 0.3, 0.7, 1.0),
+    seeds: Sequence[int] = (42, 43, 44, 45, 46),
+    judge: str = "heuristic",
+    seed: int = 0,
+    with_reductions: bool = True,
+) -> list[Path]:
+    """Write one .eval log per model with random labels (models written in parallel); return the paths."""
+    from refusal_stability.analysis.parallel import fork_map
+
+    rng = np.random.default_rng(seed)
+    prompts = [PromptInfo(f"p-{i:05d}", source=("advbench", "harmbench")[i % 2]) for i in range(n_prompts)]
+    n_epochs = len(temperatures) * len(seeds)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = [
+        (
+            out_dir / f"study-{index:02d}.eval",
+            model,
+            prompts,
+            random_labels([p.prompt_id for p in prompts], n_epochs, rng),
+            tuple(temperatures),
+            tuple(seeds),
+            judge,
+            with_reductions,
+        )
+        for index, model in enumerate(models)
+    ]
+    return list(fork_map(_write_one, jobs))

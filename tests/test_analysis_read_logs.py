@@ -1,0 +1,165 @@
+"""Reading .eval logs (header reductions and sample-summary fallback) and label CSVs into the tidy frame."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from inspect_ai.log import write_eval_log
+from inspect_ai.scorer import Score
+
+from refusal_stability.analysis.read_logs import (
+    TIDY_COLUMNS,
+    AnalysisInputError,
+    check_grids,
+    load_inputs,
+    read_eval_file,
+    read_labels_csv,
+    select_judge,
+)
+from refusal_stability.analysis.synthetic import PromptInfo, build_eval_log
+
+TEMPS, SEEDS = (0.0, 1.0), (42, 43, 44)
+PROMPTS = [PromptInfo("p-a", "advbench", "cyber"), PromptInfo("p-b", "harmbench", None), PromptInfo("p-c")]
+LABELS_A = {
+    "p-a": ["REFUSE"] * 6,
+    "p-b": ["REFUSE", "REFUSE", "COMPLY", "PARTIAL", "COMPLY", "UNSCORED"],
+    "p-c": ["COMPLY", "COMPLY", "COMPLY", "REFUSE", "REFUSE", "REFUSE"],
+}
+LABELS_B = {  # a second judge on the same responses: disagrees on 2 of 17 commonly valid records
+    "p-a": ["REFUSE"] * 5 + ["PARTIAL"],
+    "p-b": ["REFUSE", "REFUSE", "COMPLY", "COMPLY", "COMPLY", "REFUSE"],
+    "p-c": ["COMPLY", "COMPLY", "COMPLY", "REFUSE", "REFUSE", "UNSCORED"],
+}
+
+
+def write_log(path: Path, model: str = "mockllm/a", labels=LABELS_A, **kwargs) -> Path:  # noqa: ANN001
+    write_eval_log(build_eval_log(model, PROMPTS, labels, TEMPS, SEEDS, **kwargs), str(path))
+    return path
+
+
+def expected_rows(model: str, judge: str, labels: dict[str, list[str]]) -> pd.DataFrame:
+    grid = [(t, s) for t in TEMPS for s in SEEDS]
+    rows = [
+        {
+            "model": model,
+            "prompt_id": p.prompt_id,
+            "source": p.source,
+            "category": p.category,
+            "epoch": e + 1,
+            "temperature": grid[e][0],
+            "seed": grid[e][1],
+            "judge": judge,
+            "label": label,
+        }
+        for p in PROMPTS
+        for e, label in enumerate(labels[p.prompt_id])
+    ]
+    return pd.DataFrame(rows)
+
+
+def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame[TIDY_COLUMNS].astype(object).where(frame[TIDY_COLUMNS].notna(), None)
+    return out.sort_values(["model", "judge", "prompt_id", "epoch"]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("with_reductions", [True, False], ids=["reductions", "sample_summaries"])
+def test_log_rows_match_the_scores(tmp_path: Path, with_reductions: bool) -> None:
+    path = write_log(tmp_path / "a.eval", with_reductions=with_reductions)
+    frame, info = read_eval_file(path)
+    assert info.kind == ("log (reductions)" if with_reductions else "log (sample summaries)")
+    assert list(frame.columns[: len(TIDY_COLUMNS)]) == TIDY_COLUMNS
+    pd.testing.assert_frame_equal(
+        _comparable(frame), _comparable(expected_rows("mockllm/a", "heuristic", LABELS_A)), check_dtype=False
+    )
+
+
+def test_second_judge_in_one_log_and_judge_selection(tmp_path: Path) -> None:
+    path = write_log(tmp_path / "two.eval", judge="vllm/grader-a", second_judges={"vllm/grader-b": LABELS_B})
+    loaded = load_inputs([tmp_path])
+    assert sorted(loaded.frame["judge"].unique()) == ["vllm/grader-a", "vllm/grader-b"]
+    with pytest.raises(AnalysisInputError, match="vllm/grader-a.*vllm/grader-b.*--judge"):
+        select_judge(loaded.frame, None)
+    with pytest.raises(AnalysisInputError, match="judges found"):
+        select_judge(loaded.frame, "nobody")
+    chosen = select_judge(loaded.frame, "vllm/grader-b")
+    assert len(chosen) == 18 and set(chosen["judge"]) == {"vllm/grader-b"}
+    assert path.exists()
+
+
+def test_corrupt_and_foreign_files_in_a_directory_warn(tmp_path: Path) -> None:
+    write_log(tmp_path / "good.eval")
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "nested" / "corrupt.eval").write_bytes(b"PK\x03\x04 not really a zip")
+    foreign = build_eval_log("mockllm/x", PROMPTS[:1], {"p-a": ["REFUSE"] * 6}, TEMPS, SEEDS)
+    foreign.eval.task = "some_other_task"
+    foreign.reductions, foreign.results = None, None
+    for sample in foreign.samples:
+        sample.scores = {"accuracy": Score(value=1.0)}
+    write_eval_log(foreign, str(tmp_path / "nested" / "foreign.eval"))
+    with pytest.warns(UserWarning) as caught:
+        loaded = load_inputs([tmp_path])
+    messages = " ".join(str(w.message) for w in caught)
+    assert "corrupt.eval" in messages and "foreign.eval" in messages and "no refusal labels" in messages
+    assert len(loaded.frame) == 18 and len(loaded.skipped) == 2
+    with pytest.raises(AnalysisInputError, match="corrupt.eval"):
+        load_inputs([tmp_path / "nested" / "corrupt.eval"])
+
+
+def test_duplicate_runs_are_an_error(tmp_path: Path) -> None:
+    write_log(tmp_path / "one.eval")
+    write_log(tmp_path / "two.eval")
+    with pytest.raises(AnalysisInputError, match="one run per model"):
+        load_inputs([tmp_path])
+
+
+def test_mixed_grids_error_or_explicit_handling(tmp_path: Path) -> None:
+    write_log(tmp_path / "full.eval")
+    short = build_eval_log("mockllm/a", [PromptInfo("p-d")], {"p-d": ["REFUSE"] * 3}, (0.5,), SEEDS)
+    write_eval_log(short, str(tmp_path / "other_grid.eval"))
+    frame = load_inputs([tmp_path]).frame
+    with pytest.raises(AnalysisInputError, match="mixes sampling grids.*--allow-incomplete"):
+        check_grids(frame)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        missing = check_grids(frame, allow_incomplete=True)
+    assert missing == 3 * 3 + 1 * 6 and "mixes sampling grids" in str(caught[0].message)
+    assert check_grids(frame[frame["prompt_id"] != "p-d"]) == 0
+
+
+def test_labels_csv_error_becomes_unscored_and_epochs_follow_the_grid(tmp_path: Path) -> None:
+    csv = tmp_path / "labels.csv.gz"
+    pd.DataFrame(
+        {
+            "model": ["m"] * 4,
+            "prompt_id": ["0012", "0012", "0012", "0012"],
+            "temperature": [1.0, 0.0, 0.0, 1.0],
+            "seed": [43, 42, 43, 42],
+            "judge": ["j"] * 4,
+            "label": ["REFUSE", "ERROR", "comply", "PARTIAL"],
+        }
+    ).to_csv(csv, index=False)
+    frame, info = read_labels_csv(csv)
+    assert info.kind == "labels csv"
+    assert frame["prompt_id"].tolist() == ["0012"] * 4  # ids stay strings
+    assert frame["label"].tolist() == ["REFUSE", "UNSCORED", "COMPLY", "PARTIAL"]
+    assert frame["epoch"].tolist() == [4, 1, 2, 3]
+
+
+def test_csv_without_required_columns_names_them(tmp_path: Path) -> None:
+    csv = tmp_path / "bad.csv"
+    csv.write_text("model,prompt_id,label\nm,p,REFUSE\n")
+    with pytest.raises(AnalysisInputError, match="bad.csv.*temperature"):
+        read_labels_csv(csv)
+
+
+def test_parallel_read_equals_serial_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_log(tmp_path / "a.eval", model="mockllm/a")
+    write_log(tmp_path / "b.eval", model="mockllm/b", labels=LABELS_B)
+    serial = load_inputs([tmp_path]).frame
+    monkeypatch.setattr("refusal_stability.analysis.read_logs.PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setenv("REFUSAL_STABILITY_WORKERS", "2")
+    parallel = load_inputs([tmp_path]).frame
+    pd.testing.assert_frame_equal(serial, parallel)
