@@ -12,6 +12,7 @@ from pathlib import Path
 from refusal_stability.analysis.read_logs import (
     AnalysisInputError,
     check_grids,
+    check_valid_labels,
     load_inputs,
     select_judge,
     stderr_progress,
@@ -92,6 +93,7 @@ def _analyze(args: argparse.Namespace) -> int:
         loaded = load_inputs(args.inputs, args.labels, progress=progress)
         frame = select_judge(loaded.frame, args.judge)
         n_missing = check_grids(frame, allow_incomplete=args.allow_incomplete)
+        check_valid_labels(frame)
     except AnalysisInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

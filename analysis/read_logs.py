@@ -332,6 +332,23 @@ def select_judge(frame: pd.DataFrame, judge: str | None) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def check_valid_labels(frame: pd.DataFrame) -> None:
+    """Fail when no record has a valid label; warn, naming them, about models with none (they are left out)."""
+    valid = frame["label"] != UNSCORED
+    if not valid.any():
+        judges = ", ".join(sorted(frame["judge"].astype(str).unique()))
+        raise AnalysisInputError(
+            f"no valid label to analyse: all {len(frame):,} records are UNSCORED/ERROR (judge: {judges}); "
+            "the score metadata 'reason' of each record says why the judge could not label it"
+        )
+    without = sorted(set(frame["model"]) - set(frame.loc[valid, "model"]))
+    if without:
+        warnings.warn(
+            f"model(s) {', '.join(without)} have no valid label (all records UNSCORED/ERROR) and are left out",
+            stacklevel=2,
+        )
+
+
 def check_grids(frame: pd.DataFrame, allow_incomplete: bool = False) -> int:
     """Check every (model, judge) used one sampling grid for all its prompts.
 

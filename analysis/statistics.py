@@ -23,7 +23,8 @@ def temperature_blocks(wt_prompts: pd.DataFrame) -> pd.DataFrame:
 
     Only temperatures every model was run at are kept.
     """
-    shared = set.intersection(*(set(t) for t in wt_prompts.groupby("model")["temperature"].unique()))
+    per_model = [set(t) for t in wt_prompts.groupby("model")["temperature"].unique()]
+    shared = set.intersection(*per_model) if per_model else set()
     kept = wt_prompts[wt_prompts["temperature"].isin(shared)]
     blocks = kept.pivot_table(index=["model", "prompt_id"], columns="temperature", values="ssi")
     return blocks.dropna().sort_index(axis=1)

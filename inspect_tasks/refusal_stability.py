@@ -26,6 +26,9 @@ from refusal_stability.solvers.sampling_grid import (
 )
 
 DEFAULT_N_PROMPTS = 876  # the published study's prompt count
+# Concurrent requests to the model under test: at or above vLLM's --max-num-seqs (128 on CPU) keeps the
+# server's batch full; Inspect's default of 10 halves throughput (bench/throughput.py). --max-connections overrides.
+DEFAULT_MAX_CONNECTIONS = 128
 
 
 @task
@@ -92,5 +95,5 @@ def refusal_stability(
             judge=judge, template=grader_template, attempts=grader_attempts, cache_dir=verdict_cache_dir
         ),
         epochs=Epochs(len(temperatures) * len(seeds), reducer=[stability()]),
-        config=GenerateConfig(max_tokens=max_tokens, top_p=top_p),
+        config=GenerateConfig(max_tokens=max_tokens, top_p=top_p, max_connections=DEFAULT_MAX_CONNECTIONS),
     )

@@ -194,3 +194,29 @@ def test_real_task_log_with_mockllm(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert run_analyze(parse([str(tmp_path / "logs"), "--out", str(out), "--no-figures", "--quiet"])) == 0
     assert len(pd.read_csv(out / "per_prompt.csv")) == 2
+
+
+def _labels_csv(path: Path, labels_by_model: dict[str, list[str]]) -> Path:
+    """A long-format labels CSV: every model gets its label list over 2 prompts x TEMPS x SEEDS."""
+    rows = []
+    for model, labels in labels_by_model.items():
+        cells = [(p, t, s) for p in ("p-1", "p-2") for t in TEMPS for s in SEEDS]
+        rows += [
+            {"model": model, "prompt_id": p, "temperature": t, "seed": s, "judge": "j", "label": label}
+            for (p, t, s), label in zip(cells, labels, strict=True)
+        ]
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_no_valid_label_at_all_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv = _labels_csv(tmp_path / "labels.csv", {"m": ["ERROR"] * 12})
+    assert run_analyze(parse([str(csv), "--out", str(tmp_path / "out"), "--quiet"])) == 2
+    assert "all 12 records are UNSCORED/ERROR" in capsys.readouterr().err
+
+
+def test_model_without_valid_labels_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv = _labels_csv(tmp_path / "labels.csv", {"dead": ["ERROR"] * 12, "alive": ["REFUSE", "COMPLY"] * 6})
+    assert run_analyze(parse(["--labels", str(csv), "--out", str(tmp_path / "out"), "--quiet", "--no-figures"])) == 0
+    assert "dead have no valid label" in capsys.readouterr().err
+    assert pd.read_csv(tmp_path / "out" / "per_model.csv")["model"].tolist() == ["alive"]
