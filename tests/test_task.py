@@ -1,5 +1,7 @@
 """The task end to end on an offline mock model: every (sample, epoch) is generated with its grid cell."""
 
+from pathlib import Path
+
 import pytest
 from inspect_ai import eval as inspect_eval
 from inspect_ai.log import read_eval_log
@@ -74,3 +76,25 @@ def test_bad_task_arguments_fail_before_running():
         refusal_stability(dataset="bundled", temperatures=[0.0, 0.0])
     with pytest.raises(ValueError, match="n_prompts"):
         refusal_stability(dataset="bundled", n_prompts=0)
+
+
+@pytest.mark.parametrize(
+    ("task_ref", "task_name"),
+    [
+        ("refusal_stability/refusal_stability", "refusal_stability/refusal_stability"),  # the entry point
+        ("inspect_tasks/refusal_stability.py", "refusal_stability"),  # a checkout's file
+    ],
+)
+def test_task_resolves_by_registry_name_and_by_file(tmp_path, monkeypatch, task_ref, task_name):
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(repo)  # a checkout user runs `inspect eval inspect_tasks/refusal_stability.py` from the root
+    [log] = inspect_eval(
+        task_ref,
+        task_args={"dataset": "bundled", "n_prompts": 1, "temperatures": [0.0], "seeds": [1, 2], "judge": "heuristic"},
+        model=mock_model(echo_config),
+        log_dir=str(tmp_path),
+        display="none",
+    )
+    assert log.status == "success", log.error
+    assert log.eval.task == task_name
+    assert log.eval.config.epochs == 2
