@@ -59,6 +59,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     """Run the analysis; return the exit code (0 ok, 2 bad input). Warnings are printed to stderr."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        warnings.simplefilter("ignore", ResourceWarning)  # garbage from the eval that ran before (demo), not ours
         try:
             return _analyze(args)
         finally:
