@@ -103,7 +103,8 @@ def main() -> None:
     started = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     print(
-        f"full_command_s={full_command_s:.3f} (analysis + figures + report; speedup {samples_df_s / full_command_s:.2f})"
+        f"full_command_s={full_command_s:.3f} "
+        f"(analysis + figures + report; speedup {samples_df_s / full_command_s:.2f})"
     )
     print(f"cli_process_s={time.perf_counter() - started:.2f} (fresh process incl. interpreter start and imports)")
     print(f"analysis_s={analysis_s:.3f} samples_df_s={samples_df_s:.3f} speedup={samples_df_s / analysis_s:.2f}")

@@ -92,7 +92,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _server_args(args: argparse.Namespace) -> dict[str, Any]:
     """vLLM server flags (``-M``) for the model under test and a vllm/ grader (see ``vllm_server_args``)."""
-    from refusal_stability.inspect_tasks.bundled_model import vllm_server_args
+    from refusal_stability.inspect_tasks.vllm_cpu import vllm_server_args
 
     if args.base_url:
         return {}
@@ -100,7 +100,8 @@ def _server_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _resolve_model(args: argparse.Namespace) -> str:
-    from refusal_stability.inspect_tasks.bundled_model import ensure_vllm_cli, provision_bundled_model
+    from refusal_stability.inspect_tasks.bundled_model import provision_bundled_model
+    from refusal_stability.inspect_tasks.vllm_cpu import ensure_vllm_cli
 
     model = args.model
     if model == BUNDLED:
@@ -111,7 +112,7 @@ def _resolve_model(args: argparse.Namespace) -> str:
 
 
 def _retry_hint(log_location: str) -> str:
-    from refusal_stability.inspect_tasks.bundled_model import vllm_cli_needs_shim
+    from refusal_stability.inspect_tasks.vllm_cpu import vllm_cli_needs_shim
 
     env = ""
     if vllm_cli_needs_shim():

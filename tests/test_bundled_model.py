@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from refusal_stability.inspect_tasks import bundled_model as bm
-from refusal_stability.inspect_tasks import demo
+from refusal_stability.inspect_tasks import demo, vllm_cpu
 
 
 def _fake_gguf(tmp_path: Path) -> Path:
@@ -115,16 +115,16 @@ def test_failed_conversion_leaves_no_partial_directory(monkeypatch: pytest.Monke
 
 
 def test_vllm_launcher_is_import_safe_and_on_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(bm, "vllm_cli_needs_shim", lambda: True)
+    monkeypatch.setattr(vllm_cpu, "vllm_cli_needs_shim", lambda: True)
     monkeypatch.setenv("PATH", "/usr/bin")
     monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
-    bin_dir = bm.ensure_vllm_cli(tmp_path)
+    bin_dir = vllm_cpu.ensure_vllm_cli(tmp_path)
     assert bin_dir == tmp_path / "bin"
     launcher = bin_dir / "vllm"
     assert launcher.stat().st_mode & stat.S_IXUSR
     assert os.environ["PATH"].split(os.pathsep)[0] == str(bin_dir)
-    assert os.environ["VLLM_CPU_KVCACHE_SPACE"] == bm.CPU_KVCACHE_GIB
-    assert bm.ensure_vllm_cli(tmp_path) == bin_dir
+    assert os.environ["VLLM_CPU_KVCACHE_SPACE"] == vllm_cpu.CPU_KVCACHE_GIB
+    assert vllm_cpu.ensure_vllm_cli(tmp_path) == bin_dir
     assert os.environ["PATH"].count(str(bin_dir)) == 1
     # Re-imported by a worker process (__mp_main__), the launcher must not start the CLI.
     code = (
@@ -134,24 +134,24 @@ def test_vllm_launcher_is_import_safe_and_on_path(monkeypatch: pytest.MonkeyPatc
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     printed = result.stdout.strip().splitlines()[-1]
-    if bm.is_vllm_cpu():
+    if vllm_cpu.is_vllm_cpu():
         assert printed.endswith("+cpu")
     else:
         assert printed != ""
 
 
 def test_no_launcher_when_regular_vllm(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(bm, "vllm_cli_needs_shim", lambda: False)
-    assert bm.ensure_vllm_cli(tmp_path) is None
+    monkeypatch.setattr(vllm_cpu, "vllm_cli_needs_shim", lambda: False)
+    assert vllm_cpu.ensure_vllm_cli(tmp_path) is None
     assert not (tmp_path / "bin").exists()
 
 
 def test_server_args(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bm, "is_vllm_cpu", lambda: True)
+    monkeypatch.setattr(vllm_cpu, "is_vllm_cpu", lambda: True)
     expected = {"enforce_eager": True, "max_model_len": 1024, "no_enable_chunked_prefill": True}
-    assert bm.vllm_server_args(1024) == expected
-    monkeypatch.setattr(bm, "is_vllm_cpu", lambda: False)
-    assert bm.vllm_server_args(None) == {"enforce_eager": True}
+    assert vllm_cpu.vllm_server_args(1024) == expected
+    monkeypatch.setattr(vllm_cpu, "is_vllm_cpu", lambda: False)
+    assert vllm_cpu.vllm_server_args(None) == {"enforce_eager": True}
 
 
 def test_demo_defaults_run_the_full_grid() -> None:

