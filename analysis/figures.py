@@ -14,6 +14,7 @@ import numpy as np  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from refusal_stability.analysis.parallel import default_workers, fork_map  # noqa: E402
 from refusal_stability.analysis.pipeline import AnalysisResult  # noqa: E402
 
 DPI = 100
@@ -157,11 +158,11 @@ def render(result: AnalysisResult, name: str) -> Figure:
     return fig
 
 
-def write_figures(result: AnalysisResult, out_dir: Path) -> dict[str, Path]:
-    """Save every figure as PNG and PDF under out_dir; return name -> PNG path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+def _write_group(job: tuple[AnalysisResult, Path, list[str]]) -> dict[str, Path]:
+    """Save one group of figures (a worker's share) as PNG and PDF; return name -> PNG path."""
+    result, out_dir, names = job
     written = {}
-    for name in FIGURES:
+    for name in names:
         fig = render(result, name)
         png = out_dir / f"{name}.png"
         fig.savefig(png)
@@ -169,3 +170,15 @@ def write_figures(result: AnalysisResult, out_dir: Path) -> dict[str, Path]:
         plt.close(fig)
         written[name] = png
     return written
+
+
+def write_figures(result: AnalysisResult, out_dir: Path, workers: int | None = None) -> dict[str, Path]:
+    """Save every figure as PNG and PDF under out_dir, spread over forked workers; return name -> PNG path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    n_groups = max(1, min(workers or default_workers(), len(FIGURES)))
+    names = list(FIGURES)
+    groups = [(result, out_dir, names[i::n_groups]) for i in range(n_groups)]
+    written: dict[str, Path] = {}
+    for group in fork_map(_write_group, groups, n_groups):
+        written.update(group)
+    return {name: written[name] for name in names}
