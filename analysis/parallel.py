@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -24,11 +25,12 @@ def default_workers() -> int:
 def fork_map(func: Callable[[T], R], items: Sequence[T], workers: int | None = None) -> Iterator[R]:
     """``func(item)`` for each item, in order, spread over forked processes when there is more than one item.
 
-    Falls back to running in this process where fork is unavailable (Windows, macOS default) or one
-    worker is requested. ``func`` should return errors as values: an exception in a worker is re-raised.
+    Falls back to running in this process where fork is unavailable (Windows, macOS default), where this
+    process runs other threads (forking them is unsafe: e.g. the demo, after Inspect ran), or one worker
+    is requested. ``func`` should return errors as values: an exception in a worker is re-raised.
     """
     workers = min(workers or default_workers(), len(items))
-    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
         yield from map(func, items)
         return
     with warnings.catch_warnings():
