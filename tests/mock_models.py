@@ -5,9 +5,9 @@ from collections.abc import Callable
 from inspect_ai.model import ChatMessage, GenerateConfig, Model, ModelOutput, ModelUsage, get_model
 
 
-def text_output(text: str) -> ModelOutput:
+def text_output(text: str, model: str = "mockllm/model") -> ModelOutput:
     """A ModelOutput with the given text and a usage record."""
-    output = ModelOutput.from_content(model="mockllm", content=text)
+    output = ModelOutput.from_content(model=model, content=text)
     output.usage = ModelUsage(input_tokens=10, output_tokens=max(1, len(text.split())), total_tokens=10)
     return output
 

@@ -16,10 +16,11 @@ import pytest
 from inspect_ai import Epochs, Task, eval, score_async
 from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.log import read_eval_log
-from inspect_ai.model import GenerateConfig, ModelOutput, ModelUsage, get_model
+from inspect_ai.model import GenerateConfig, ModelOutput, get_model
 from inspect_ai.model._model import init_model_roles
 from inspect_ai.scorer import Target
 from inspect_ai.solver import Generate, TaskState, solver
+from mock_models import text_output as output
 
 from refusal_stability.scorers import judge as judge_module
 from refusal_stability.scorers import refusal_judge, stability
@@ -45,13 +46,6 @@ CONTRACT_KEYS = {
 def _no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(judge_module, "RETRY_WAIT_MULTIPLIER", 0.0)
     monkeypatch.setattr(judge_module, "RETRY_WAIT_MAX", 0.0)
-
-
-def output(text: str, model: str = "mockllm/model") -> ModelOutput:
-    """A ModelOutput with usage (mockllm would otherwise download a tokenizer)."""
-    result = ModelOutput.from_content(model=model, content=text)
-    result.usage = ModelUsage(input_tokens=10, output_tokens=5, total_tokens=15)
-    return result
 
 
 class MockGrader:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from inspect_ai import Epochs, Task, eval
 from inspect_ai.dataset import MemoryDataset, Sample
-from inspect_ai.model import ModelOutput, ModelUsage, get_model
 from inspect_ai.scorer import SampleScore, Score, Target, scorer
 from inspect_ai.scorer._reducer import create_reducers
 from inspect_ai.solver import TaskState
+from mock_models import mock_model
 
 from refusal_stability.scorers import (
     TIE_ORDER,
@@ -276,17 +276,12 @@ def _label_by_epoch():
 
 
 def test_eval_with_multiple_reducer_views(tmp_path: Path) -> None:
-    def reply(input, tools, tool_choice, config):
-        out = ModelOutput.from_content(model="mockllm/model", content="ok")
-        out.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
-        return out
-
     task = Task(
         dataset=MemoryDataset([Sample(id="x", input="p1"), Sample(id="y", input="p2")]),
         scorer=_label_by_epoch(),
         epochs=Epochs(4, reducer=["mean", "mode", stability()]),
     )
-    [log] = eval(task, model=get_model("mockllm/model", custom_outputs=reply), log_dir=str(tmp_path), display="none")
+    [log] = eval(task, model=mock_model(lambda messages, config: "ok"), log_dir=str(tmp_path), display="none")
     assert log.status == "success", log.error
     views = {score.reducer: score.metrics for score in log.results.scores}
     assert set(views) == {"mean", "mode", "stability"}
