@@ -31,7 +31,8 @@ EPOCHS = 20  # 4 temperatures x 5 seeds
 
 def study_logs(logs_dir: Path, n_models: int, n_prompts: int, rewrite: bool) -> list[Path]:
     """The study's logs: reused when a previous run completed them, else written now."""
-    from refusal_stability.analysis import synthetic
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the log factory lives with the tests
+    import synthetic_logs as synthetic
 
     marker = logs_dir / "COMPLETE"
     expected = [logs_dir / f"study-{i:02d}.eval" for i in range(n_models)]

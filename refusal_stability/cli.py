@@ -8,7 +8,7 @@ from collections.abc import Sequence
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with one sub-command per job."""
     from refusal_stability.analysis.cli import add_analyze_arguments
-    from refusal_stability.inspect_tasks.demo import add_demo_arguments
+    from refusal_stability.demo import add_demo_arguments
 
     parser = argparse.ArgumentParser(
         prog="refusal-stability",
@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from refusal_stability.analysis.cli import run_analyze
 
         return run_analyze(args)
-    from refusal_stability.inspect_tasks.demo import run_demo
+    from refusal_stability.demo import run_demo
 
     return run_demo(args)
 

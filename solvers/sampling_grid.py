@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
-from refusal_stability.solvers.planned_epochs import planned_epochs
 
 DEFAULT_TEMPERATURES: tuple[float, ...] = (0.0, 0.3, 0.7, 1.0)
 DEFAULT_SEEDS: tuple[int, ...] = (42, 43, 44, 45, 46)
@@ -98,12 +97,6 @@ def sampling_grid(temperatures: Sequence[float], seeds: Sequence[int]) -> Solver
     grid = build_grid(temperatures, seeds)
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
-        epochs = planned_epochs()
-        if epochs is not None and epochs != len(grid):
-            raise ValueError(
-                f"the run has {epochs} epochs: the number of epochs must equal len(temperatures) x len(seeds) "
-                f"= {len(grid)}; do not override --epochs, change the grid"
-            )
         cell = grid_cell(grid, state.epoch)
         sampling = {"epoch": state.epoch, "temperature": cell.temperature, "seed": cell.seed}
         state.metadata.update(sampling)

@@ -19,7 +19,7 @@ from refusal_stability.analysis.read_logs import (
     read_labels_csv,
     select_judge,
 )
-from refusal_stability.analysis.synthetic import PromptInfo, build_eval_log
+from synthetic_logs import PromptInfo, build_eval_log
 
 TEMPS, SEEDS = (0.0, 1.0), (42, 43, 44)
 PROMPTS = [PromptInfo("p-a", "advbench", "cyber"), PromptInfo("p-b", "harmbench", None), PromptInfo("p-c")]

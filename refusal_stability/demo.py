@@ -92,7 +92,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _server_args(args: argparse.Namespace) -> dict[str, Any]:
     """vLLM server flags (``-M``) for the model under test and a vllm/ grader (see ``vllm_server_args``)."""
-    from refusal_stability.inspect_tasks.vllm_cpu import vllm_server_args
+    from refusal_stability.vllm_cpu import vllm_server_args
 
     if args.base_url:
         return {}
@@ -100,8 +100,8 @@ def _server_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _resolve_model(args: argparse.Namespace) -> str:
-    from refusal_stability.inspect_tasks.bundled_model import provision_bundled_model
-    from refusal_stability.inspect_tasks.vllm_cpu import ensure_vllm_cli
+    from refusal_stability.bundled_model import provision_bundled_model
+    from refusal_stability.vllm_cpu import ensure_vllm_cli
 
     model = args.model
     if model == BUNDLED:
@@ -112,7 +112,7 @@ def _resolve_model(args: argparse.Namespace) -> str:
 
 
 def _retry_hint(log_location: str) -> str:
-    from refusal_stability.inspect_tasks.vllm_cpu import vllm_cli_needs_shim
+    from refusal_stability.vllm_cpu import vllm_cli_needs_shim
 
     env = ""
     if vllm_cli_needs_shim():
@@ -137,7 +137,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from inspect_ai import eval as inspect_eval
     from inspect_ai.model import Model, get_model
 
-    from refusal_stability.inspect_tasks.bundled_model import BundledModelError
+    from refusal_stability.bundled_model import BundledModelError
     from refusal_stability.inspect_tasks.refusal_stability import refusal_stability
 
     started = time.monotonic()
@@ -211,7 +211,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Standalone entry point (``python -m refusal_stability.inspect_tasks.demo``)."""
+    """Standalone entry point (``python -m refusal_stability.demo``)."""
     parser = argparse.ArgumentParser(prog="refusal-stability demo", description=__doc__.splitlines()[0])
     add_demo_arguments(parser)
     return run_demo(parser.parse_args(argv))
