@@ -17,7 +17,6 @@ import fcntl
 import importlib.metadata
 import importlib.util
 import json
-import os
 import shutil
 import sys
 import tempfile

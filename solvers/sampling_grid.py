@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
-
 DEFAULT_TEMPERATURES: tuple[float, ...] = (0.0, 0.3, 0.7, 1.0)
 DEFAULT_SEEDS: tuple[int, ...] = (42, 43, 44, 45, 46)
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from inspect_ai.log import write_eval_log
+from synthetic_logs import PromptInfo, build_eval_log
 
 from refusal_stability.analysis.cli import add_analyze_arguments, run_analyze
 from refusal_stability.analysis.figures import FIGURES
-from synthetic_logs import PromptInfo, build_eval_log
 
 TEMPS, SEEDS = (0.0, 0.5, 1.0), (1, 2)
 PROMPTS = [PromptInfo("p-1", "advbench", "<b>cyber</b>"), PromptInfo("p-2", "harmbench"), PromptInfo("p-3")]

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from inspect_ai.log import write_eval_log
 from inspect_ai.scorer import Score
+from synthetic_logs import PromptInfo, build_eval_log
 
 from refusal_stability.analysis.read_logs import (
     TIDY_COLUMNS,
@@ -19,7 +20,6 @@ from refusal_stability.analysis.read_logs import (
     read_labels_csv,
     select_judge,
 )
-from synthetic_logs import PromptInfo, build_eval_log
 
 TEMPS, SEEDS = (0.0, 1.0), (42, 43, 44)
 PROMPTS = [PromptInfo("p-a", "advbench", "cyber"), PromptInfo("p-b", "harmbench", None), PromptInfo("p-c")]

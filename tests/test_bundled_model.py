@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from refusal_stability import bundled_model as bm
-from refusal_stability.cache_dir import default_cache_root
 from refusal_stability import demo, vllm_cpu
+from refusal_stability.cache_dir import default_cache_root
 
 
 def _fake_gguf(tmp_path: Path) -> Path:
