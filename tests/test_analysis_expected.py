@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SHARED, shared_path
 
 from refusal_stability.analysis.pipeline import AnalysisResult, analyse
 from refusal_stability.analysis.read_logs import load_inputs, select_judge
 
-PAPER = Path(__file__).resolve().parents[1].parent / "shared" / "paper"
+PAPER = SHARED / "paper"
 CASES = (
     sorted(
         (p.name[len("expected_") : -len(".json")], p)
@@ -77,7 +78,13 @@ def within(actual: Any, expected: Any, tolerance: Any) -> bool:
     return abs(float(actual) - expected) <= float(tolerance)
 
 
-@pytest.mark.skipif(not CASES, reason="../shared/paper is absent")
+def test_paper_label_sets_are_present() -> None:
+    """Skips on a user's machine without ../shared; fails in CI when the published labels are missing."""
+    shared_path("paper/labels_dev.csv.gz")
+    shared_path("paper/expected_dev.json")
+    assert CASES, f"no labels_<name>.csv.gz with expected_<name>.json in {PAPER}"
+
+
 @pytest.mark.parametrize("name,expected_path", CASES, ids=[c[0] for c in CASES])
 def test_reproduces_every_expected_value(name: str, expected_path: Path) -> None:
     expected = json.loads(expected_path.read_text())

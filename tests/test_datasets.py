@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import shared_path
 
 from refusal_stability.inspect_tasks.datasets import (
     BEAVERTAILS_CATEGORIES,
@@ -13,8 +14,6 @@ from refusal_stability.inspect_tasks.datasets import (
     load_prompts,
     prompt_hash_id,
 )
-
-SHARED_PROMPTS = Path(__file__).resolve().parents[1].parent / "shared" / "paper" / "prompts.csv"
 
 
 def write_beavertails(root: Path, rows: list[tuple[str, list[str], bool]]) -> Path:
@@ -86,13 +85,13 @@ def test_csv_with_custom_columns(tmp_path):
     assert samples[1].metadata["category"] is None
 
 
-@pytest.mark.skipif(not SHARED_PROMPTS.exists(), reason="../shared/paper/prompts.csv is absent")
 def test_paper_prompts_load_all_876_with_source():
-    dataset = load_prompts(str(SHARED_PROMPTS), n_prompts=None)
+    prompts_csv = shared_path("paper/prompts.csv")
+    dataset = load_prompts(str(prompts_csv), n_prompts=None)
     assert len(dataset) == 876
     assert {s.metadata["source"] for s in dataset} == {"advbench", "harmbench"}
     assert dataset[0].id == "e0b7523f0116"
-    assert len(load_prompts(str(SHARED_PROMPTS))) == 876  # the default n_prompts is the paper's count
+    assert len(load_prompts(str(prompts_csv))) == 876  # the default n_prompts is the paper's count
 
 
 def test_n_prompts_none_string_means_all():
