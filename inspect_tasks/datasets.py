@@ -4,13 +4,20 @@ Every loader returns Samples whose id is stable across runs and models (the file
 prompt text) and whose metadata carries ``source``, ``category`` and ``categories``.
 """
 
+import csv
 import hashlib
-from collections.abc import Iterable
+import io
+import json
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from inspect_ai.dataset import Dataset, MemoryDataset, Sample, csv_dataset, hf_dataset, json_dataset
+from inspect_ai.dataset import Dataset, MemoryDataset, Sample, hf_dataset
+
+from refusal_stability.errors import InputError
 
 BEAVERTAILS_PATH = "PKU-Alignment/BeaverTails"
 BEAVERTAILS_SPLIT = "330k_train"
@@ -34,6 +41,40 @@ BEAVERTAILS_CATEGORIES: tuple[str, ...] = (
 )
 BUNDLED_FILE = "bundled_prompts.jsonl"
 ID_COLUMN_CANDIDATES = ("prompt_id", "id")
+FILE_SUFFIXES = (".csv", ".jsonl", ".json")
+UNSAFE_ID_PARTS = ("/", "\\", "..")  # ids become file names inside the .eval log (a zip)
+
+
+@dataclass(frozen=True)
+class FileColumns:
+    """Which columns of a CSV/JSONL prompt file hold what (the task's ``*_column`` options).
+
+    Attributes:
+        prompt: column with the prompt text (required).
+        id: column with a stable prompt id; None: ``prompt_id`` or ``id`` when present, else a text hash.
+        category: optional harm-category column (ignored when absent).
+        source: optional source column (ignored when absent).
+    """
+
+    prompt: str = "prompt"
+    id: str | None = None
+    category: str | None = "category"
+    source: str | None = "source"
+
+
+@dataclass(frozen=True)
+class BeaverTailsSource:
+    """Where BeaverTails comes from (the task's ``beavertails_*`` options).
+
+    Attributes:
+        path: hub id, or a local directory with the hub's layout.
+        split: dataset split.
+        revision: git revision; pass a commit SHA to pin the data (recorded in the log's task args).
+    """
+
+    path: str = BEAVERTAILS_PATH
+    split: str = BEAVERTAILS_SPLIT
+    revision: str | None = BEAVERTAILS_REVISION
 
 
 def prompt_hash_id(prompt: str) -> str:
@@ -42,29 +83,47 @@ def prompt_hash_id(prompt: str) -> str:
 
 
 def parse_n_prompts(n_prompts: int | str | None) -> int | None:
-    """``None`` (or "none"/"all") keeps every prompt; otherwise an integer >= 1."""
+    """Parse the task's ``n_prompts``: ``None`` (or "none"/"all") keeps every prompt, else an integer >= 1.
+
+    Raises:
+        InputError: anything else (0, negatives, fractions, infinity, text).
+    """
     if n_prompts is None or (isinstance(n_prompts, str) and n_prompts.strip().lower() in ("none", "all", "")):
         return None
+    problem = InputError(f"n_prompts={n_prompts!r}: expected an integer >= 1 or None for all prompts")
     if isinstance(n_prompts, bool):
-        raise ValueError(f"n_prompts={n_prompts!r}: expected an integer >= 1 or None for all prompts")
+        raise problem
     try:
-        number = int(n_prompts)
+        number = float(n_prompts)
     except (TypeError, ValueError):
-        raise ValueError(f"n_prompts={n_prompts!r}: expected an integer >= 1 or None for all prompts") from None
-    if number != float(n_prompts) or number < 1:
-        raise ValueError(f"n_prompts={n_prompts!r}: expected an integer >= 1 or None for all prompts")
-    return number
+        raise problem from None
+    if not math.isfinite(number) or not number.is_integer() or number < 1:
+        raise problem
+    return int(number)
 
 
 def _prompt_sample(prompt: object, sample_id: object, source: object, categories: Iterable[str], where: str) -> Sample:
     """One Sample with our metadata; ``where`` names the input row in error messages."""
+    if prompt is not None and not isinstance(prompt, str | int | float):
+        raise InputError(f"{where}: the prompt is a {type(prompt).__name__}, expected text")
     text = "" if prompt is None else str(prompt).strip()
     if not text:
-        raise ValueError(f"{where}: the prompt text is empty; every row needs a non-empty prompt")
+        raise InputError(f"{where}: the prompt text is empty; every row needs a non-empty prompt")
     categories = [c for c in categories if c]
-    given_id = None if sample_id is None else str(sample_id).strip()
+    if sample_id is None:
+        given_id = prompt_hash_id(text)
+    else:
+        given_id = str(sample_id).strip()
+        if not given_id:
+            raise InputError(f"{where}: the prompt id is empty; give every row an id or drop the id column")
+        bad = [part for part in UNSAFE_ID_PARTS if part in given_id]
+        if bad:
+            raise InputError(
+                f"{where}: prompt id {given_id!r} contains {' and '.join(map(repr, bad))}; ids become file names "
+                "inside the log, use letters, digits, '-', '_' or '.'"
+            )
     return Sample(
-        id=given_id or prompt_hash_id(text),
+        id=given_id,
         input=text,
         metadata={
             "source": None if source in (None, "") else str(source),
@@ -78,53 +137,93 @@ def _check_unique_ids(samples: list[Sample], where: str) -> None:
     seen: set[str] = set()
     for sample in samples:
         if str(sample.id) in seen:
-            raise ValueError(f"{where}: duplicate prompt id {sample.id!r}; ids must be unique")
+            raise InputError(f"{where}: duplicate prompt id {sample.id!r}; ids must be unique")
         seen.add(str(sample.id))
 
 
-def load_prompt_file(
-    path: str | Path,
-    prompt_column: str = "prompt",
-    id_column: str | None = None,
-    category_column: str | None = "category",
-    source_column: str | None = "source",
-) -> list[Sample]:
-    """Load a CSV or JSONL file of prompts.
+def _read_text(path: Path) -> str:
+    """The file as UTF-8 text; a decoding error names the line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as ex:
+        line = data[: ex.start].count(b"\n") + 1
+        raise InputError(
+            f"dataset file {str(path)!r} line {line}: not UTF-8 text ({ex.reason}); save it as UTF-8"
+        ) from None
+
+
+def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, row) of a CSV, JSONL or JSON-array file; malformed input names the line."""
+    text = _read_text(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        reader = csv.DictReader(io.StringIO(text))
+        for row in reader:
+            if None in row:
+                raise InputError(f"dataset file {str(path)!r} line {reader.line_num}: more cells than header columns")
+            yield reader.line_num, row
+        return
+    if suffix == ".json":
+        try:
+            rows = json.loads(text)
+        except json.JSONDecodeError as ex:
+            raise InputError(f"dataset file {str(path)!r} line {ex.lineno}: malformed JSON ({ex.msg})") from None
+        if not isinstance(rows, list):
+            raise InputError(f"dataset file {str(path)!r}: expected a JSON array of objects (or use .jsonl)")
+        items: Iterable[tuple[int, Any]] = enumerate(rows, start=1)
+    else:
+        items = _jsonl_items(path, text)
+    for number, row in items:
+        if not isinstance(row, dict):
+            raise InputError(
+                f"dataset file {str(path)!r} line {number}: expected a JSON object, got {type(row).__name__}"
+            )
+        yield number, row
+
+
+def _jsonl_items(path: Path, text: str) -> Iterator[tuple[int, Any]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as ex:
+            raise InputError(f"dataset file {str(path)!r} line {number}: malformed JSON ({ex.msg})") from None
+
+
+def load_prompt_file(path: str | Path, columns: FileColumns = FileColumns()) -> list[Sample]:
+    """Load a CSV, JSONL or JSON-array file of prompts.
 
     Args:
-        path: a ``.csv`` or ``.jsonl``/``.json`` file.
-        prompt_column: column holding the prompt text (required).
-        id_column: column holding a stable prompt id; default: ``prompt_id`` or ``id`` when present,
-            otherwise a hash of the prompt text.
-        category_column: optional column with a harm category (ignored when absent).
-        source_column: optional column naming the prompt's source (ignored when absent).
+        path: a ``.csv``, ``.jsonl`` or ``.json`` file (UTF-8).
+        columns: which columns hold the prompt, id, category and source.
+
+    Raises:
+        InputError: missing file, wrong type, malformed line, missing prompt column, bad or duplicate ids.
     """
     file = Path(path)
     if not file.is_file():
-        raise FileNotFoundError(f"dataset file {str(path)!r} does not exist (expected a .csv or .jsonl file)")
-    suffix = file.suffix.lower()
-    if suffix not in (".csv", ".jsonl", ".json"):
-        raise ValueError(f"dataset file {str(path)!r}: unsupported type {suffix!r}; expected .csv or .jsonl")
-
-    row_number = 0
-
-    def record_to_sample(record: dict[str, Any]) -> Sample:
-        nonlocal row_number, id_column
-        row_number += 1
-        if row_number == 1:
-            id_column = _check_columns(path, set(record), prompt_column, id_column)
-        return _prompt_sample(
-            prompt=record.get(prompt_column),
-            sample_id=record.get(id_column) if id_column else None,
-            source=record.get(source_column) if source_column else None,
-            categories=[str(record[category_column])] if category_column and record.get(category_column) else [],
-            where=f"{path} row {row_number}",
+        raise InputError(f"dataset file {str(path)!r} does not exist (expected a .csv or .jsonl file)")
+    if file.suffix.lower() not in FILE_SUFFIXES:
+        raise InputError(f"dataset file {str(path)!r}: unsupported type {file.suffix!r}; expected .csv or .jsonl")
+    samples: list[Sample] = []
+    id_column = columns.id
+    for index, (line, record) in enumerate(_records(file)):
+        if index == 0:
+            id_column = _check_columns(path, set(record), columns.prompt, columns.id)
+        category = record.get(columns.category) if columns.category else None
+        samples.append(
+            _prompt_sample(
+                prompt=record.get(columns.prompt),
+                sample_id=record.get(id_column) if id_column else None,
+                source=record.get(columns.source) if columns.source else None,
+                categories=[str(category)] if category else [],
+                where=f"{path} line {line}",
+            )
         )
-
-    reader = csv_dataset if suffix == ".csv" else json_dataset
-    samples = list(reader(str(file), sample_fields=record_to_sample))
     if not samples:
-        raise ValueError(f"dataset file {str(path)!r} holds no rows; expected a header and one prompt per row")
+        raise InputError(f"dataset file {str(path)!r} holds no rows; expected a header and one prompt per row")
     _check_unique_ids(samples, str(path))
     return samples
 
@@ -132,14 +231,14 @@ def load_prompt_file(
 def _check_columns(path: str | Path, columns: set[str], prompt_column: str, id_column: str | None) -> str | None:
     """Fail on a missing prompt or id column; return the id column to use (None: hash the prompt)."""
     if prompt_column not in columns:
-        raise ValueError(
+        raise InputError(
             f"dataset file {str(path)!r} has no prompt column {prompt_column!r} (columns: {sorted(columns)}); "
             f"name it with -T prompt_column=<column>"
         )
     if id_column is None:
         return next((c for c in ID_COLUMN_CANDIDATES if c in columns), None)
     if id_column not in columns:
-        raise ValueError(f"dataset file {str(path)!r} has no id column {id_column!r} (columns: {sorted(columns)})")
+        raise InputError(f"dataset file {str(path)!r} has no id column {id_column!r} (columns: {sorted(columns)})")
     return id_column
 
 
@@ -147,16 +246,21 @@ def load_bundled() -> list[Sample]:
     """The offline prompt set shipped with the package (written for this project, BeaverTails' 14 categories)."""
     data = resources.files("refusal_stability.inspect_tasks") / "data" / BUNDLED_FILE
     with resources.as_file(data) as file:
-        return load_prompt_file(file, category_column="category", source_column="source")
+        return load_prompt_file(file)
 
 
-def load_beavertails(
-    path: str = BEAVERTAILS_PATH, split: str = BEAVERTAILS_SPLIT, revision: str | None = BEAVERTAILS_REVISION
-) -> list[Sample]:
+def _is_local(path: str) -> bool:
+    return Path(path).expanduser().exists()
+
+
+def load_beavertails(source: BeaverTailsSource = BeaverTailsSource()) -> list[Sample]:
     """Unsafe BeaverTails prompts, de-duplicated by text in dataset order.
 
     Rows with ``is_safe == False`` are kept; a prompt's ``categories`` are the harm categories flagged on any
     of its unsafe rows (in BeaverTails' category order).
+
+    Raises:
+        InputError: the hub cannot be reached (offline) and no local copy was given.
     """
 
     def unsafe_row(record: dict[str, Any]) -> list[Sample]:
@@ -165,7 +269,19 @@ def load_beavertails(
         flags = record.get("category") or {}
         return [Sample(input=str(record.get("prompt") or ""), metadata={"flags": flags})]
 
-    rows = hf_dataset(path, split=split, revision=revision, sample_fields=unsafe_row, cached=False)
+    try:
+        rows = hf_dataset(
+            source.path, split=source.split, revision=source.revision, sample_fields=unsafe_row, cached=False
+        )
+    except Exception as ex:  # noqa: BLE001 - datasets raises many types when the hub is unreachable
+        if _is_local(source.path):
+            raise
+        raise InputError(
+            f"BeaverTails ({source.path}, split {source.split}, revision {source.revision}) could not be fetched "
+            f"from the Hugging Face hub ({type(ex).__name__}: {str(ex).splitlines()[0] if str(ex) else ''}). "
+            "Without network use -T dataset=bundled (70 offline prompts), a local file (-T dataset=prompts.csv), "
+            "or a pre-downloaded copy (-T beavertails_path=<local directory>)"
+        ) from None
     first_seen: dict[str, set[str]] = {}
     for row in rows:
         flagged = {name for name, on in (row.metadata or {}).get("flags", {}).items() if on}
@@ -177,7 +293,7 @@ def load_beavertails(
             source="beavertails",
             categories=[c for c in BEAVERTAILS_CATEGORIES if c in flagged]
             + sorted(flagged - set(BEAVERTAILS_CATEGORIES)),
-            where=f"{path} split {split}",
+            where=f"{source.path} split {source.split}",
         )
         for text, flagged in first_seen.items()
         if text
@@ -187,22 +303,26 @@ def load_beavertails(
 def load_prompts(
     dataset: str,
     n_prompts: int | str | None = 876,
-    prompt_column: str = "prompt",
-    id_column: str | None = None,
-    category_column: str | None = "category",
-    source_column: str | None = "source",
-    beavertails_split: str = BEAVERTAILS_SPLIT,
-    beavertails_revision: str | None = BEAVERTAILS_REVISION,
-    beavertails_path: str = BEAVERTAILS_PATH,
+    columns: FileColumns = FileColumns(),
+    beavertails: BeaverTailsSource = BeaverTailsSource(),
 ) -> Dataset:
-    """Resolve the task's ``dataset`` option (``beavertails``, ``bundled`` or a file path) to a Dataset."""
+    """Resolve the task's ``dataset`` option (``beavertails``, ``bundled`` or a file path) to a Dataset.
+
+    Args:
+        dataset: ``beavertails``, ``bundled``, or a path to a .csv/.jsonl/.json file.
+        n_prompts: the first n prompts in dataset order; None for all.
+        columns: file datasets: which columns hold what.
+        beavertails: where BeaverTails comes from.
+    """
     limit = parse_n_prompts(n_prompts)
+    if not isinstance(dataset, str):
+        raise InputError(f"dataset={dataset!r}: expected 'beavertails', 'bundled', or a path to a .csv/.jsonl file")
     if dataset == "beavertails":
-        samples = load_beavertails(beavertails_path, beavertails_split, beavertails_revision)
+        samples = load_beavertails(beavertails)
     elif dataset == "bundled":
         samples = load_bundled()
-    elif Path(dataset).suffix.lower() in (".csv", ".jsonl", ".json") or Path(dataset).exists():
-        samples = load_prompt_file(dataset, prompt_column, id_column, category_column, source_column)
+    elif Path(dataset).suffix.lower() in FILE_SUFFIXES or Path(dataset).exists():
+        samples = load_prompt_file(dataset, columns)
     else:
-        raise ValueError(f"dataset={dataset!r}: expected 'beavertails', 'bundled', or a path to a .csv/.jsonl file")
+        raise InputError(f"dataset={dataset!r}: expected 'beavertails', 'bundled', or a path to a .csv/.jsonl file")
     return MemoryDataset(samples[:limit] if limit else samples, name=Path(dataset).stem)

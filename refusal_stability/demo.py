@@ -16,17 +16,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+from refusal_stability.inspect_tasks.refusal_stability import DEFAULT_MAX_CONNECTIONS
+from refusal_stability.solvers.sampling_grid import DEFAULT_SEEDS, DEFAULT_TEMPERATURES
+
 # Sized for 2 CPU cores: 30 prompts x 20 (temperature, seed) configs x <= 80 new tokens; measured ~4 min
 # (cold cache, conversion included) on a quiet 2-core machine, leaving room for a busy one.
 DEFAULT_N_PROMPTS = 30
 DEFAULT_MAX_TOKENS = 80
-DEFAULT_TEMPERATURES = "0.0,0.3,0.7,1.0"
-DEFAULT_SEEDS = "42,43,44,45,46"
 DEFAULT_MAX_MODEL_LEN = 2048
-# Concurrent requests Inspect keeps open to the vLLM server (Inspect's own default is 10). vLLM batches
-# whatever is in flight; see bench/throughput.py for the measurement behind this value.
-DEFAULT_MAX_CONNECTIONS = 128
 BUNDLED = "bundled"
+
+
+def _csv(values: tuple[float, ...] | tuple[int, ...]) -> str:
+    return ",".join(map(str, values))
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,10 +44,12 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--temperatures",
-        default=DEFAULT_TEMPERATURES,
-        help=f"comma-separated temperatures (default {DEFAULT_TEMPERATURES})",
+        default=_csv(DEFAULT_TEMPERATURES),
+        help=f"comma-separated temperatures (default {_csv(DEFAULT_TEMPERATURES)})",
     )
-    parser.add_argument("--seeds", default=DEFAULT_SEEDS, help=f"comma-separated seeds (default {DEFAULT_SEEDS})")
+    parser.add_argument(
+        "--seeds", default=_csv(DEFAULT_SEEDS), help=f"comma-separated seeds (default {_csv(DEFAULT_SEEDS)})"
+    )
     parser.add_argument(
         "--grader",
         metavar="MODEL",
@@ -91,7 +95,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _server_args(args: argparse.Namespace) -> dict[str, Any]:
-    """vLLM server flags (``-M``) for the model under test and a vllm/ grader (see ``vllm_server_args``)."""
+    """The vLLM server flags (``-M``) for the model under test and a vllm/ grader (see ``vllm_server_args``)."""
     from refusal_stability.vllm_cpu import vllm_server_args
 
     if args.base_url:

@@ -4,10 +4,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from inspect_ai.model import ChatMessageSystem
 from inspect_ai.solver import Generate, Solver, TaskState, solver
+
+from refusal_stability.errors import InputError
 
 DEFAULT_TEMPERATURES: tuple[float, ...] = (0.0, 0.3, 0.7, 1.0)
 DEFAULT_SEEDS: tuple[int, ...] = (42, 43, 44, 45, 46)
+SEED_MIN, SEED_MAX = -(2**63), 2**63 - 1  # what vLLM and the OpenAI API accept: a signed 64-bit integer
 
 
 @dataclass(frozen=True)
@@ -26,28 +30,28 @@ def _as_sequence(value: object, name: str) -> list:
         return list(value)
     if isinstance(value, (int, float)):
         return [value]
-    raise ValueError(f"{name}={value!r}: expected a list of numbers, e.g. {name}=[0.0,1.0] or {name}=0.0,1.0")
+    raise InputError(f"{name}={value!r}: expected a list of numbers, e.g. {name}=[0.0,1.0] or {name}=0.0,1.0")
 
 
 def parse_temperatures(temperatures: object) -> tuple[float, ...]:
     """Validate temperatures: at least one, each a finite number >= 0, no duplicates."""
     values = _as_sequence(temperatures, "temperatures")
     if not values:
-        raise ValueError("temperatures is empty: expected at least one temperature, e.g. temperatures=[0.0,1.0]")
+        raise InputError("temperatures is empty: expected at least one temperature, e.g. temperatures=[0.0,1.0]")
     parsed: list[float] = []
     for value in values:
         if isinstance(value, bool):
-            raise ValueError(f"temperatures: {value!r} is not a number; expected numbers >= 0")
+            raise InputError(f"temperatures: {value!r} is not a number; expected numbers >= 0")
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise ValueError(f"temperatures: {value!r} is not a number; expected numbers >= 0") from None
+            raise InputError(f"temperatures: {value!r} is not a number; expected numbers >= 0") from None
         if not math.isfinite(number) or number < 0:
-            raise ValueError(f"temperatures: {value!r} is invalid; expected a finite number >= 0")
+            raise InputError(f"temperatures: {value!r} is invalid; expected a finite number >= 0")
         parsed.append(number)
     duplicates = sorted({t for t in parsed if parsed.count(t) > 1})
     if duplicates:
-        raise ValueError(f"temperatures: duplicate values {duplicates}; each temperature must appear once")
+        raise InputError(f"temperatures: duplicate values {duplicates}; each temperature must appear once")
     return tuple(parsed)
 
 
@@ -55,18 +59,21 @@ def parse_seeds(seeds: object) -> tuple[int, ...]:
     """Validate seeds: at least one, each an integer, no duplicates."""
     values = _as_sequence(seeds, "seeds")
     if not values:
-        raise ValueError("seeds is empty: expected at least one integer seed, e.g. seeds=[42,43]")
+        raise InputError("seeds is empty: expected at least one integer seed, e.g. seeds=[42,43]")
     parsed: list[int] = []
     for value in values:
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise ValueError(f"seeds: {value!r} is not an integer")
+            raise InputError(f"seeds: {value!r} is not an integer")
         try:
-            parsed.append(int(value))
-        except (TypeError, ValueError):
-            raise ValueError(f"seeds: {value!r} is not an integer") from None
+            seed = int(value)
+        except (TypeError, ValueError, OverflowError):
+            raise InputError(f"seeds: {value!r} is not an integer") from None
+        if not SEED_MIN <= seed <= SEED_MAX:
+            raise InputError(f"seeds: {value!r} is outside the signed 64-bit range [-2**63, 2**63 - 1]")
+        parsed.append(seed)
     duplicates = sorted({s for s in parsed if parsed.count(s) > 1})
     if duplicates:
-        raise ValueError(f"seeds: duplicate values {duplicates}; each seed must appear once")
+        raise InputError(f"seeds: duplicate values {duplicates}; each seed must appear once")
     return tuple(parsed)
 
 
@@ -78,7 +85,7 @@ def build_grid(temperatures: object, seeds: object) -> list[SamplingConfig]:
 def grid_cell(grid: Sequence[SamplingConfig], epoch: int) -> SamplingConfig:
     """The config of a 1-based epoch; an epoch outside the grid means `--epochs` was overridden."""
     if not 1 <= epoch <= len(grid):
-        raise ValueError(
+        raise InputError(
             f"epoch {epoch} has no (temperature, seed) in a grid of {len(grid)}: the number of epochs must "
             f"equal len(temperatures) x len(seeds) = {len(grid)}; do not override --epochs, change the grid"
         )
@@ -101,5 +108,20 @@ def sampling_grid(temperatures: Sequence[float], seeds: Sequence[int]) -> Solver
         state.metadata.update(sampling)
         state.store.set("sampling", sampling)
         return await generate(state, temperature=cell.temperature, seed=cell.seed)
+
+    return solve
+
+
+@solver
+def literal_system_message(text: str) -> Solver:
+    """Insert ``text`` as the system message, verbatim.
+
+    Inspect's ``system_message`` formats its text with the sample metadata, so a user's system prompt with
+    ``{category}`` or a stray brace would change or fail; this one never interprets the text.
+    """
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        state.messages.insert(0, ChatMessageSystem(content=text))
+        return state
 
     return solve

@@ -140,3 +140,64 @@ def test_duplicate_ids(tmp_path):
     file.write_text("id,prompt\n1,a\n1,b\n")
     with pytest.raises(ValueError, match="duplicate prompt id '1'"):
         load_prompts(str(file))
+
+
+@pytest.mark.parametrize("n_prompts", ["inf", float("inf"), float("nan"), True])
+def test_n_prompts_infinite_or_not_a_number_is_an_error(n_prompts):
+    with pytest.raises(ValueError, match="n_prompts=.*expected an integer >= 1"):
+        load_prompts("bundled", n_prompts=n_prompts)
+
+
+@pytest.mark.parametrize("prompt", [{"text": "hi"}, ["a", "b"]])
+def test_jsonl_prompt_that_is_not_text_names_the_line(tmp_path, prompt):
+    file = tmp_path / "p.jsonl"
+    file.write_text(json.dumps({"id": "a", "prompt": "fine"}) + "\n" + json.dumps({"id": "b", "prompt": prompt}) + "\n")
+    with pytest.raises(ValueError, match=r"p.jsonl line 2: the prompt is a (dict|list), expected text"):
+        load_prompts(str(file))
+
+
+def test_malformed_jsonl_line_names_file_and_line(tmp_path):
+    file = tmp_path / "p.jsonl"
+    file.write_text('{"prompt": "one"}\n\n{"prompt": "two"\n')
+    with pytest.raises(ValueError, match=r"p.jsonl' line 3: malformed JSON"):
+        load_prompts(str(file))
+
+
+def test_non_utf8_file_names_file_and_line(tmp_path):
+    file = tmp_path / "p.csv"
+    file.write_bytes("prompt\nfine\ncaf\xe9 latte\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"p.csv' line 3: not UTF-8 text"):
+        load_prompts(str(file))
+
+
+@pytest.mark.parametrize("bad_id", ["a/b", "..", "x\\y", "../etc"])
+def test_ids_that_would_be_paths_are_rejected(tmp_path, bad_id):
+    file = tmp_path / "p.jsonl"
+    file.write_text(json.dumps({"id": bad_id, "prompt": "hello"}) + "\n")
+    with pytest.raises(ValueError, match="contains"):
+        load_prompts(str(file))
+
+
+def test_empty_id_in_an_id_column_is_an_error_not_a_hash(tmp_path):
+    file = tmp_path / "p.csv"
+    file.write_text("id,prompt\n1,a\n,b\n")
+    with pytest.raises(ValueError, match="line 3: the prompt id is empty"):
+        load_prompts(str(file))
+
+
+def test_ids_are_read_verbatim(tmp_path):
+    file = tmp_path / "p.csv"
+    file.write_text("prompt_id,prompt\nNA,a\nnull,b\nNone,c\n007,d\n")
+    assert [s.id for s in load_prompts(str(file))] == ["NA", "null", "None", "007"]
+
+
+def test_beavertails_offline_says_what_to_do_instead(monkeypatch):
+    import refusal_stability.inspect_tasks.datasets as datasets
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'PKU-Alignment/BeaverTails' on the Hub (LocalEntryNotFoundError)")
+
+    monkeypatch.setattr(datasets, "hf_dataset", offline)
+    with pytest.raises(ValueError, match=r"BeaverTails .* could not be fetched .*-T dataset=bundled") as caught:
+        load_prompts("beavertails")
+    assert "\n" not in str(caught.value)

@@ -98,3 +98,41 @@ def test_task_resolves_by_registry_name_and_by_file(tmp_path, monkeypatch, task_
     assert log.status == "success", log.error
     assert log.eval.task == task_name
     assert log.eval.config.epochs == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"max_tokens": 0}, "max_tokens=0: expected an integer >= 1"),
+        ({"max_tokens": 2.5}, "max_tokens=2.5: expected an integer >= 1"),
+        ({"top_p": 0}, r"top_p=0: expected a number in \(0, 1\]"),
+        ({"top_p": 1.5}, r"top_p=1.5: expected a number in \(0, 1\]"),
+        ({"seeds": [2**63]}, "outside the signed 64-bit range"),
+        ({"seeds": [-(2**63) - 1]}, "outside the signed 64-bit range"),
+        ({"n_prompts": "inf"}, "n_prompts='inf': expected an integer >= 1"),
+    ],
+)
+def test_each_bad_generation_argument_gets_one_clear_error(args, message):
+    with pytest.raises(ValueError, match=message):
+        refusal_stability(dataset="bundled", judge="heuristic", **args)
+
+
+def test_system_prompt_with_commas_from_the_cli_is_the_text_the_user_wrote(tmp_path):
+    # `-T "system_prompt=Be safe, refuse harm."` reaches the task as a list (Inspect splits -T on commas)
+    log = run_task(tmp_path, system_prompt=["Be safe", " refuse harm. {category}"])
+    assert log.status == "success", log.error
+    first = log.samples[0].messages[0]
+    assert first.role == "system" and first.text == "Be safe, refuse harm. {category}"  # verbatim, not formatted
+
+
+def test_system_prompt_from_a_file(tmp_path):
+    prompt_file = tmp_path / "system.txt"
+    prompt_file.write_text("You are careful.\nRefuse harm.")
+    log = run_task(tmp_path / "logs", system_prompt=str(prompt_file))
+    assert log.samples[0].messages[0].text == "You are careful.\nRefuse harm."
+
+
+def test_condition_is_recorded_in_the_log(tmp_path):
+    log = run_task(tmp_path, condition="safety-prompt")
+    assert log.eval.task_args["condition"] == "safety-prompt"
+    assert all(sample.metadata["condition"] == "safety-prompt" for sample in log.samples)

@@ -1,0 +1,17 @@
+"""The demo's defaults are the task's own: the full (temperature, seed) grid and the task's concurrency."""
+
+import argparse
+
+from refusal_stability import demo
+from refusal_stability.inspect_tasks.refusal_stability import DEFAULT_MAX_CONNECTIONS
+from refusal_stability.solvers.sampling_grid import DEFAULT_SEEDS, DEFAULT_TEMPERATURES, parse_seeds, parse_temperatures
+
+
+def test_demo_defaults_run_the_solvers_full_grid() -> None:
+    parser = argparse.ArgumentParser()
+    demo.add_demo_arguments(parser)
+    args = parser.parse_args([])
+    assert parse_temperatures(args.temperatures) == DEFAULT_TEMPERATURES
+    assert parse_seeds(args.seeds) == DEFAULT_SEEDS
+    assert args.max_connections == DEFAULT_MAX_CONNECTIONS
+    assert args.grader is None and args.model == demo.BUNDLED
