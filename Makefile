@@ -5,7 +5,7 @@ VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 
-.PHONY: install demo test
+.PHONY: install demo test lint
 
 install: $(VENV)/.installed
 
@@ -31,3 +31,9 @@ test: install
 	$(VENV)/bin/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: the suite is broken" >&2; fi; \
 	exit $$status
+
+# ruff (style, imports, Google docstrings) and mypy over the package
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
