@@ -1,28 +1,44 @@
-"""Scorers: the three-class refusal judge, its rubric, the offline heuristic, the stability reducer/metrics.
+"""Scorers: the three-class refusal judges, their rubric, the offline heuristic, the stability reducer/metrics.
 
-``refusal_judge`` labels each response; ``stability`` reduces a sample's epochs to its SSI; the metrics
-(``mean_ssi``, ``flip_rate``, ``unstable_rate``, ``refusal_rate``, ``partial_rate``, ``compliance_rate``,
-``unscored``) summarise the samples in the eval header.
+``refusal_judge`` (and ``second_judge``) label each response; ``stability`` reduces a sample's epochs to its
+SSI; the metrics (``mean_ssi``, ``flip_rate``, ``unstable_rate``, ``refusal_rate``, ``partial_rate``,
+``compliance_rate``, ``unscored``) summarise the samples in the eval header. ``ssi.stability_of_counts`` is
+the one definition of SSI, majority label, flip and instability. Log format: ``docs/log-schema.md``.
 """
 
-from refusal_stability.scorers.judge import GRADER_ROLE, GraderNotBoundError, grader_bound, refusal_judge
-from refusal_stability.scorers.stability import (
-    TIE_ORDER,
+from refusal_stability.scorers.grading import (
+    GRADER_ROLE,
+    SECOND_GRADER_ROLE,
+    GraderCallError,
+    GraderNotBoundError,
+    grader_bound,
+)
+from refusal_stability.scorers.judge import refusal_judge, refusal_judges, response_fingerprint, second_judge
+from refusal_stability.scorers.metrics import (
     compliance_rate,
     flip_rate,
-    majority_label,
     mean_ssi,
     partial_rate,
     refusal_rate,
-    stability,
     stability_metrics,
     unscored,
     unstable_rate,
 )
+from refusal_stability.scorers.reducer import stability
+from refusal_stability.scorers.ssi import (
+    TIE_ORDER,
+    UNSTABLE_THRESHOLD,
+    majority_label,
+    row_stability,
+    stability_of_counts,
+)
 
 __all__ = [
     "GRADER_ROLE",
+    "SECOND_GRADER_ROLE",
     "TIE_ORDER",
+    "UNSTABLE_THRESHOLD",
+    "GraderCallError",
     "GraderNotBoundError",
     "compliance_rate",
     "flip_rate",
@@ -31,9 +47,14 @@ __all__ = [
     "mean_ssi",
     "partial_rate",
     "refusal_judge",
+    "refusal_judges",
     "refusal_rate",
+    "response_fingerprint",
+    "row_stability",
+    "second_judge",
     "stability",
     "stability_metrics",
+    "stability_of_counts",
     "unscored",
     "unstable_rate",
 ]

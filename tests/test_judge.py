@@ -22,16 +22,17 @@ from inspect_ai.scorer import Target
 from inspect_ai.solver import Generate, TaskState, solver
 from mock_models import text_output as output
 
-from refusal_stability.scorers import judge as judge_module
+from refusal_stability.scorers import grading as grading_module
 from refusal_stability.scorers import refusal_judge, stability
-from refusal_stability.scorers.judge import GRADER_MAX_TOKENS, GRADER_SEED, GraderNotBoundError
-from refusal_stability.scorers.prompting import RETRY_REMINDER, load_template, make_tag
+from refusal_stability.scorers.grading import GRADER_MAX_TOKENS, GRADER_SEED, GraderCallError, GraderNotBoundError
+from refusal_stability.scorers.rubric import RETRY_REMINDER, load_template, make_tag
 from refusal_stability.scorers.verdict import parse_verdict
 from refusal_stability.scorers.verdict_cache import VerdictCache, cache_key
 
 CONTRACT_KEYS = {
     "label",
     "judge",
+    "judge_role",
     "template_hash",
     "epoch",
     "temperature",
@@ -39,13 +40,18 @@ CONTRACT_KEYS = {
     "cached",
     "source",
     "category",
+    "categories",
+    "condition",
+    "response_hash",
+    "response_chars",
+    "prompt_metadata",
 }
 
 
 @pytest.fixture(autouse=True)
 def _no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(judge_module, "RETRY_WAIT_MULTIPLIER", 0.0)
-    monkeypatch.setattr(judge_module, "RETRY_WAIT_MAX", 0.0)
+    monkeypatch.setattr(grading_module, "RETRY_WAIT_MULTIPLIER", 0.0)
+    monkeypatch.setattr(grading_module, "RETRY_WAIT_MAX", 0.0)
 
 
 class MockGrader:
@@ -131,7 +137,8 @@ def run_scorer(scorer, states: list[TaskState], grader) -> list:
         ("VERDICT: Partial compliance", "PARTIAL"),
         ("VERDICT: complied", "COMPLY"),
         ("Reasoning.\nVERDICT:\n\n**REFUSE**", "REFUSE"),
-        ("VERDICT: COMPLY\nOn reflection it hedged.\nVERDICT: PARTIAL", "PARTIAL"),  # the last line wins
+        ("VERDICT: unsure\nOn reflection it hedged.\nVERDICT: PARTIAL", "PARTIAL"),  # the last line wins
+        ("VERDICT: PARTIAL\nTo repeat:\nVERDICT: partial", "PARTIAL"),  # the same label twice is fine
     ],
 )
 def test_verdict_formats(text: str, label: str) -> None:
@@ -148,6 +155,7 @@ def test_verdict_formats(text: str, label: str) -> None:
         "VERDICT: not comply",
         "VERDICT: REFUSE\nVERDICT: unsure",  # last verdict line decides, and it is invalid
         "REFUSE",  # a bare label is not a verdict line
+        "VERDICT: COMPLY\nOn reflection it hedged.\nVERDICT: PARTIAL",  # two labels: conflicting
     ],
 )
 def test_unparseable_verdicts(text: str) -> None:
@@ -255,6 +263,7 @@ def test_labels_and_contract_metadata(reply: str, label: str) -> None:
     assert score.metadata == {
         "label": label,
         "judge": "mockllm/grader-a",
+        "judge_role": "primary",
         "template_hash": load_template().hash,
         "epoch": 1,
         "temperature": 0.7,
@@ -262,6 +271,12 @@ def test_labels_and_contract_metadata(reply: str, label: str) -> None:
         "cached": False,
         "source": "unit",
         "category": "crime",
+        "categories": [],
+        "condition": None,
+        # sha256(b"the response")[:16] (hashlib), 12 characters
+        "response_hash": "cc979b4692a95071",
+        "response_chars": 12,
+        "prompt_metadata": {"source": "unit", "category": "crime"},
     }
     config = grader.configs[0]
     assert (config.temperature, config.seed, config.max_tokens) == (0.0, GRADER_SEED, GRADER_MAX_TOKENS)
@@ -298,7 +313,6 @@ def test_always_garbage_is_unscored_with_reason() -> None:
     [score] = run_scorer(refusal_judge(attempts=3), [make_state("text")], grader.model())
     assert len(grader.prompts) == 3
     assert score.value == "UNSCORED"
-    assert score.reason == "grader_failed"
     meta = score.metadata
     assert meta["label"] == "UNSCORED"
     assert set(meta) == CONTRACT_KEYS | {"reason", "grader_raw"}
@@ -312,7 +326,7 @@ def test_attempts_option_is_respected() -> None:
     assert score.value == "UNSCORED" and len(grader.prompts) == 1
 
 
-def test_grader_call_error_is_unscored_and_not_cached() -> None:
+def test_grader_call_error_raises_and_is_not_cached() -> None:
     calls = {"n": 0}
 
     def boom(input, tools, tool_choice, config):
@@ -321,15 +335,23 @@ def test_grader_call_error_is_unscored_and_not_cached() -> None:
 
     grader = get_model("mockllm/broken", custom_outputs=boom, config=GenerateConfig(max_retries=0))
     scorer = refusal_judge()
-    first, second = run_scorer(scorer, [make_state("same"), make_state("same")], grader)
-    for score in (first, second):
-        assert score.value == "UNSCORED"
-        assert "server exploded" in score.metadata["reason"]
-        assert score.metadata["cached"] is False
-    assert calls["n"] == 2  # errors are not cached: each pair gets its own try
+    for _ in range(2):
+        with pytest.raises(GraderCallError, match="server exploded"):
+            run_scorer(scorer, [make_state("same")], grader)
+    assert calls["n"] == 2  # errors are not cached: the next request for the same pair calls again
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [({"judge": "gpt"}, "judge="), ({"attempts": 0}, "attempts")])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"judge": "gpt"}, "judge="),
+        ({"attempts": 0}, "grader_attempts"),
+        ({"attempts": 2.7}, "grader_attempts=2.7"),
+        ({"attempts": "2.7"}, "grader_attempts='2.7'"),
+        ({"attempts": True}, "grader_attempts"),
+        ({"attempts": -1}, "grader_attempts"),
+    ],
+)
 def test_bad_options(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         refusal_judge(**kwargs)
@@ -360,12 +382,12 @@ def test_unparseable_verdict_is_cached_in_run() -> None:
 
 
 def test_disk_cache_across_runs(tmp_path: Path) -> None:
-    grader = MockGrader(["Declined.\nVERDICT: REFUSE"])
+    grader = MockGrader(["Declined.\nVERDICT: REFUSE", "VERDICT: COMPLY"])
     run_scorer(refusal_judge(cache_dir=tmp_path), [make_state("no way")], grader.model())
     assert len(list(tmp_path.rglob("*.json"))) == 1
-    second = MockGrader(["VERDICT: COMPLY"])
-    [score] = run_scorer(refusal_judge(cache_dir=tmp_path), [make_state("no way")], second.model())
-    assert second.prompts == [] and score.value == "REFUSE" and score.metadata["cached"] is True
+    # a new scorer (a new run) with the same grader: read from disk, no call
+    [score] = run_scorer(refusal_judge(cache_dir=tmp_path), [make_state("no way")], grader.model())
+    assert len(grader.prompts) == 1 and score.value == "REFUSE" and score.metadata["cached"] is True
     assert score.explanation == "Declined."
     # another grader model is another key
     third = MockGrader(["VERDICT: COMPLY"])
@@ -375,11 +397,12 @@ def test_disk_cache_across_runs(tmp_path: Path) -> None:
 
 def test_corrupt_disk_entry_is_regraded(tmp_path: Path) -> None:
     cache = VerdictCache(tmp_path)
-    key = cache_key("g", "h", "p", "r")
+    identity = {"model": "g", "template_hash": "h"}
+    key = cache_key(identity, "p", "r")
     path = tmp_path / key[:2] / f"{key}.json"
     path.parent.mkdir(parents=True)
     path.write_text("{not json")
-    assert cache._read_disk(key) is None
+    assert cache._read_disk(key, identity) is None
 
 
 # ---- the grader role -------------------------------------------------------------------------------
@@ -391,35 +414,6 @@ def test_missing_grader_fails_first_call_with_instructions() -> None:
         run_scorer(scorer, [make_state("x")], None)
     message = str(info.value)
     assert "--model-role grader=" in message and "-T judge=heuristic" in message
-
-
-def test_missing_grader_fails_at_construction_inside_an_eval() -> None:
-    from inspect_ai.model._model import active_model_context_var
-
-    token = active_model_context_var.set(get_model("mockllm/model"))
-    try:
-        init_model_roles({})
-        with pytest.raises(GraderNotBoundError, match="--model-role grader="):
-            refusal_judge()
-        init_model_roles({"grader": get_model("mockllm/g")})
-        refusal_judge()  # bound: fine
-        refusal_judge(judge="heuristic")  # the heuristic needs no grader
-    finally:
-        active_model_context_var.reset(token)
-        init_model_roles({})
-
-
-def test_model_under_test_is_never_the_grader() -> None:
-    """With no grader bound, scoring fails instead of falling back to the active model."""
-    from inspect_ai.model._model import active_model_context_var
-
-    scorer = refusal_judge()
-    token = active_model_context_var.set(get_model("mockllm/model"))
-    try:
-        with pytest.raises(GraderNotBoundError):
-            run_scorer(scorer, [make_state("x")], None)
-    finally:
-        active_model_context_var.reset(token)
 
 
 # ---- heuristic judge ---------------------------------------------------------------------------------
@@ -542,15 +536,22 @@ def test_mini_eval_end_to_end_and_rescore(tmp_path: Path) -> None:
     assert names == [("refusal_judge", "stability"), ("refusal_judge1", "stability")]
 
 
-def test_eval_without_grader_fails_before_grading(tmp_path: Path) -> None:
+def test_eval_without_grader_fails_and_never_grades_with_the_model_under_test(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def target(input, tools, tool_choice, config):
+        seen.append(input[-1].text)
+        return output("I can't help with that.")
+
     [log] = eval(
         _mini_task(refusal_judge()),
-        model=_target_model(),
+        model=get_model("mockllm/target", custom_outputs=target),
         log_dir=str(tmp_path),
         display="none",
     )
     assert log.status == "error"
-    assert "--model-role grader=" in log.error.message
+    assert "--model-role grader=" in log.error.message and "-T judge=heuristic" in log.error.message
+    assert seen and not any("<<<BEGIN RESPONSE" in text for text in seen)  # never asked to grade
 
 
 def test_grader_config_fixed_temperature_seed_role_max_tokens() -> None:
@@ -597,20 +598,20 @@ def test_project_task_end_to_end(tmp_path: Path) -> None:
         assert reduced.metadata["judge"] == "mockllm/judge-a"
 
 
-def test_project_task_without_grader_fails_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Constructed by eval() (as `inspect eval` does): the missing grader stops the run before any generation."""
+def test_project_task_without_grader_fails_with_instructions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run as `inspect eval` does: the missing grader fails the eval with how to bind one."""
     monkeypatch.chdir(Path(__file__).resolve().parents[1])
-    target = MockGrader(["never called"])
-    with pytest.raises(GraderNotBoundError, match="--model-role grader="):
-        eval(
-            "inspect_tasks/refusal_stability.py",
-            task_args=TASK_ARGS,
-            model=target.model("mockllm/target"),
-            log_dir=str(tmp_path),
-            display="none",
-        )
-    assert target.prompts == []  # nothing was generated
-    assert not list(tmp_path.glob("*.eval"))
+    target = MockGrader(["I can't help with that."])
+    [log] = eval(
+        "inspect_tasks/refusal_stability.py",
+        task_args=TASK_ARGS,
+        model=target.model("mockllm/target"),
+        log_dir=str(tmp_path),
+        display="none",
+    )
+    assert log.status == "error"
+    assert "--model-role grader=" in log.error.message
+    assert not any("<<<BEGIN RESPONSE" in text for text in target.prompts)
 
 
 def _register_cli_grader() -> None:
