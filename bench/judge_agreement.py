@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from refusal_stability.analysis.agreement import cohens_kappa
 from refusal_stability.scorers.heuristic import explain
 from refusal_stability.scorers.labels import LABELS
 
@@ -35,8 +36,8 @@ def weighted_agreement(
 ) -> tuple[float, float]:
     """Weighted exact agreement (fraction) and weighted Cohen's kappa of two label vectors.
 
-    Each row counts with its weight in the joint table; kappa = (p_o - p_e) / (1 - p_e) with
-    p_e from the weighted marginals.
+    Each row counts with its weight in the joint table; kappa is ``analysis.agreement.cohens_kappa`` of
+    that weighted confusion matrix.
 
     Args:
         truth: Reference labels.
@@ -51,11 +52,7 @@ def weighted_agreement(
     total = table.sum()
     if total <= 0:
         return float("nan"), float("nan")
-    p = table / total
-    p_o = float(np.trace(p))
-    p_e = float(p.sum(axis=1) @ p.sum(axis=0))
-    kappa = float("nan") if p_e >= 1.0 else (p_o - p_e) / (1.0 - p_e)
-    return p_o, kappa
+    return float(np.trace(table) / total), cohens_kappa(table)
 
 
 def confusion(

@@ -6,12 +6,12 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from conftest import shared_path
 
 from refusal_stability.scorers.heuristic import classify, explain
 from refusal_stability.scorers.labels import COMPLY, LABELS, PARTIAL, REFUSE
 
 REPO = Path(__file__).resolve().parents[1]
-JUDGE_DATA = REPO.parent / "shared" / "judge" / "judge_dev.csv.gz"
 
 PLAIN_REFUSAL = "I'm sorry, but I can't help with that request."
 
@@ -208,10 +208,11 @@ def test_bench_reports_clear_error_for_missing_columns(tmp_path: Path) -> None:
         bench.load(path)
 
 
-def test_agreement_with_haiku_on_judge_dev() -> None:
-    if not JUDGE_DATA.is_file():
-        pytest.skip(f"shared judge data not present: {JUDGE_DATA}")
+def test_agreement_with_haiku_on_the_held_out_half() -> None:
+    """The heuristic was tuned on the dev half; its agreement is measured on the other half (--split holdout)."""
     bench = _load_bench()
-    frame = bench.load(JUDGE_DATA)
-    _, agree_pct, kappa = bench.run(frame)
-    assert kappa >= 0.55, f"weighted kappa {kappa:.3f} below 0.55 (agreement {agree_pct:.1f}%)"
+    frame = bench.load(shared_path("judge/judge_dev.csv.gz"))
+    holdout = frame[~bench.split_mask(len(frame), seed=0)]
+    assert 0 < len(holdout) < len(frame)
+    _, agree_pct, kappa = bench.run(holdout)
+    assert kappa >= 0.55, f"weighted kappa {kappa:.3f} on the held-out half below 0.55 (agreement {agree_pct:.1f}%)"
