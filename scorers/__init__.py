@@ -24,7 +24,7 @@ from refusal_stability.scorers.metrics import (
     unscored,
     unstable_rate,
 )
-from refusal_stability.scorers.reducer import stability
+from refusal_stability.scorers.reducer import GridEpochsGuard, stability
 from refusal_stability.scorers.ssi import (
     TIE_ORDER,
     UNSTABLE_THRESHOLD,
@@ -39,6 +39,7 @@ __all__ = [
     "TIE_ORDER",
     "UNSTABLE_THRESHOLD",
     "GraderCallError",
+    "GridEpochsGuard",
     "GraderNotBoundError",
     "compliance_rate",
     "flip_rate",

@@ -11,12 +11,13 @@ import math
 from collections import Counter
 from typing import Any
 
-from inspect_ai.scorer import Score, ScoreReducer, score_reducer
+from inspect_ai.scorer import SampleScore, Score, ScoreReducer, score_reducer
+from inspect_ai.util import EarlyStop
 
 from refusal_stability.scorers.labels import LABELS, UNSCORED
 from refusal_stability.scorers.ssi import row_stability
 
-__all__ = ["EPOCH_KEYS", "stability"]
+__all__ = ["EPOCH_KEYS", "GridEpochsGuard", "stability"]
 
 EPOCH_KEYS = ("epoch", "temperature", "seed", "label", "response_hash", "response_chars")
 """Keys of each entry of the reduction's ``epochs`` list."""
@@ -54,8 +55,10 @@ def stability(grid_size: int | None = None) -> ScoreReducer:
     Metadata: see ``docs/log-schema.md`` ("The stability reduction").
 
     Args:
-        grid_size: the planned number of epochs, len(temperatures) x len(seeds). A sample with another
-            number of per-epoch Scores (``--epochs`` overridden) is an error, not a smaller study.
+        grid_size: the planned number of epochs, len(temperatures) x len(seeds). More per-epoch Scores than
+            that (``--epochs`` overridden upwards) is an error. Fewer is recorded, not raised: Inspect also
+            reduces partial samples while a run is in progress (live metrics) and when it is cancelled, so a
+            short sample (``n_missing`` > 0) is flagged in the metadata for the analysis to report.
 
     Returns:
         The reducer.
@@ -67,11 +70,8 @@ def stability(grid_size: int | None = None) -> ScoreReducer:
         raise ValueError(f"grid_size={grid_size!r}: expected a positive integer, len(temperatures) x len(seeds)")
 
     def reduce(scores: list[Score]) -> Score:
-        if grid_size is not None and len(scores) != grid_size:
-            raise ValueError(
-                f"the run has {len(scores)} epochs but the sampling grid needs len(temperatures) x len(seeds) = "
-                f"{grid_size}: do not override --epochs; change -T temperatures / -T seeds instead"
-            )
+        if grid_size is not None and len(scores) > grid_size:
+            raise ValueError(_grid_message(len(scores), grid_size))
         epochs: list[dict[str, Any]] = []
         sample: dict[str, Any] = dict.fromkeys(_SAMPLE_KEYS)
         prompt_metadata: dict[str, Any] | None = None
@@ -125,7 +125,48 @@ def stability(grid_size: int | None = None) -> ScoreReducer:
                 "epochs": epochs,
                 **sample,
                 "prompt_metadata": prompt_metadata if prompt_metadata is not None else {},
+                "n_planned": grid_size,
+                "n_missing": max(grid_size - len(epochs), 0) if grid_size is not None else None,
             },
         )
 
     return reduce
+
+
+def _grid_message(epochs: int, grid_size: int) -> str:
+    return (
+        f"the run has {epochs} epochs but the sampling grid needs len(temperatures) x len(seeds) = {grid_size}: "
+        "do not override --epochs; change -T temperatures / -T seeds instead"
+    )
+
+
+class GridEpochsGuard:
+    """Fails a run at start when its epochs differ from the grid (an ``--epochs`` override): ``Task(early_stopping=)``.
+
+    Inspect's public early-stopping protocol is the one task-scoped hook that learns the run's real epoch
+    count before any sample runs; this guard never stops a sample early.
+
+    Args:
+        grid_size: len(temperatures) x len(seeds).
+    """
+
+    def __init__(self, grid_size: int) -> None:
+        """Remember the planned grid size."""
+        self.grid_size = grid_size
+
+    async def start_task(self, task: Any, samples: list[Any], epochs: int) -> str:
+        """Raise ValueError when ``epochs`` is not the grid size."""
+        if epochs != self.grid_size:
+            raise ValueError(_grid_message(epochs, self.grid_size))
+        return "refusal_stability_grid"
+
+    async def schedule_sample(self, id: str | int, epoch: int) -> EarlyStop | None:
+        """Never stops a sample."""
+        return None
+
+    async def complete_sample(self, id: str | int, epoch: int, scores: dict[str, SampleScore]) -> None:
+        """Nothing to record."""
+
+    async def complete_task(self) -> dict[str, Any]:
+        """No metadata."""
+        return {}

@@ -29,6 +29,7 @@ from refusal_stability.scorers import (
     unstable_rate,
 )
 from refusal_stability.scorers.metrics import sample_counts
+from refusal_stability.scorers.reducer import GridEpochsGuard
 from refusal_stability.scorers.ssi import stability_of_counts
 
 REDUCED_KEYS = {
@@ -48,6 +49,8 @@ REDUCED_KEYS = {
     "categories",
     "condition",
     "prompt_metadata",
+    "n_planned",
+    "n_missing",
 }
 
 
@@ -183,11 +186,19 @@ def test_reduction_carries_sample_fields() -> None:
     assert meta["epochs"][0]["response_hash"] == "0000000000000001" and meta["epochs"][0]["response_chars"] == 10
 
 
-@pytest.mark.parametrize("n_scores", [3, 5])
-def test_reducer_rejects_a_sample_that_does_not_match_the_grid(n_scores: int) -> None:
-    with pytest.raises(ValueError, match=rf"has {n_scores} epochs .* len\(temperatures\) x len\(seeds\) = 4"):
-        stability(grid_size=4)(grid_scores(["REFUSE"] * n_scores))
-    assert stability(grid_size=4)(grid_scores(["REFUSE"] * 4)).value == 1.0
+def test_reducer_rejects_more_epochs_than_the_grid() -> None:
+    with pytest.raises(ValueError, match=r"has 5 epochs .* len\(temperatures\) x len\(seeds\) = 4"):
+        stability(grid_size=4)(grid_scores(["REFUSE"] * 5))
+
+
+def test_reducer_flags_a_sample_short_of_the_grid() -> None:
+    """Fewer Scores are recorded, not raised: Inspect reduces partial samples for its live metrics."""
+    short = stability(grid_size=4)(grid_scores(["REFUSE"] * 3)).metadata
+    assert (short["n_planned"], short["n_missing"]) == (4, 1)
+    full = stability(grid_size=4)(grid_scores(["REFUSE"] * 4)).metadata
+    assert (full["n_planned"], full["n_missing"]) == (4, 0)
+    unplanned = stability()(grid_scores(["REFUSE"] * 4)).metadata
+    assert (unplanned["n_planned"], unplanned["n_missing"]) == (None, None)
 
 
 @pytest.mark.parametrize("grid_size", [0, -1, 2.5, True, "4"])
@@ -329,12 +340,31 @@ def test_eval_with_the_registered_reducer_and_a_builtin_view(tmp_path: Path, bui
     assert reductions["stability"].samples[0].metadata["label_counts"] == {"REFUSE": 2, "PARTIAL": 0, "COMPLY": 1}
 
 
-def test_eval_reducer_rejects_an_epoch_count_off_the_grid(tmp_path: Path) -> None:
+def test_eval_with_grid_size_records_complete_samples(tmp_path: Path) -> None:
     task = Task(
         dataset=MemoryDataset([Sample(id="x", input="p1")]),
         scorer=_label_by_epoch(),
-        epochs=Epochs(3, reducer=[stability(grid_size=4)]),
+        epochs=Epochs(4, reducer=[stability(grid_size=4)]),
     )
     [log] = eval(task, model=mock_model(lambda messages, config: "ok"), log_dir=str(tmp_path), display="none")
-    assert log.status == "error"
-    assert "has 3 epochs" in log.error.message and "len(temperatures) x len(seeds) = 4" in log.error.message
+    assert log.status == "success", log.error
+    [reduced] = log.reductions[0].samples
+    assert (reduced.metadata["n_planned"], reduced.metadata["n_missing"]) == (4, 0)
+
+
+@pytest.mark.parametrize(("epochs", "status"), [(3, "error"), (5, "error"), (4, "success")])
+def test_grid_guard_rejects_an_epochs_override_at_start(tmp_path: Path, epochs: int, status: str) -> None:
+    calls: list[str] = []
+    task = Task(
+        dataset=MemoryDataset([Sample(id="x", input="p1")]),
+        scorer=_label_by_epoch(),
+        epochs=Epochs(4, reducer=[stability(grid_size=4)]),
+        early_stopping=GridEpochsGuard(4),
+    )
+    model = mock_model(lambda messages, config: calls.append("x") or "ok")
+    [log] = eval(task, model=model, epochs=epochs, log_dir=str(tmp_path), display="none")
+    assert log.status == status
+    if status == "error":
+        assert f"has {epochs} epochs" in log.error.message
+        assert "len(temperatures) x len(seeds) = 4" in log.error.message
+        assert calls == []  # nothing generated
