@@ -1,11 +1,46 @@
 """Analysis of refusal-stability runs: eval logs or label CSVs -> tidy frame -> metrics -> figures -> report.
 
+Library use (notebooks)::
+
+    from refusal_stability.analysis import analyze
+    result = analyze(["logs/"], n_boot=1000)   # AnalysisResult: every table as a DataFrame
+    result.per_model                           # mean SSI, flip %, unstable % with bootstrap CIs
+    result.write_tables("reports"); result.write_report("reports")
+
 Modules:
-    read_logs: logs (header reductions, else sample summaries) and label CSVs -> tidy frame; judge/grid checks.
+    tidy: the tidy-frame contract, AnalysisInputError, display model / run names.
+    read_logs: .eval logs (header reductions, else sample summaries) -> tidy rows, planned grid, status.
+    read_labels: long-format label CSVs, read strictly.
+    inputs: expand paths, read files (in parallel for big inputs), pick retries, --prompts join.
+    checks: completeness, duplicates, judge selection, grids, valid labels.
     metrics: per-prompt / per-model / within-temperature / thresholds / ablation / sample-size / bootstrap.
-    statistics: Friedman + Kendall's W, Wilcoxon post-hoc, Spearman, Cohen's kappa (judge agreement).
-    pipeline: tidy frame -> AnalysisResult (every table of the output contract) -> CSV/JSON files.
+    statistics: Friedman + Kendall's W, Wilcoxon post-hoc, Spearman, judge agreement.
+    pipeline: ``analyze`` (inputs -> AnalysisResult) and writing the CSV/JSON files.
     figures, report: PNG/PDF figures; self-contained report.html and report.md.
     cli: `refusal-stability analyze` (add_analyze_arguments, run_analyze).
-    synthetic: real .eval logs of a scored study without running a model (benchmarks, tests).
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from refusal_stability.analysis.pipeline import AnalysisResult, analyze
+    from refusal_stability.analysis.tidy import AnalysisInputError
+
+__all__ = ["AnalysisInputError", "AnalysisResult", "analyze"]
+
+_EXPORTS = {
+    "analyze": "refusal_stability.analysis.pipeline",
+    "AnalysisResult": "refusal_stability.analysis.pipeline",
+    "AnalysisInputError": "refusal_stability.analysis.tidy",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the public API lazily (``refusal-stability --help`` need not load pandas and scipy)."""
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
-from refusal_stability.analysis.read_logs import (
-    AnalysisInputError,
-    check_grids,
-    check_valid_labels,
-    load_inputs,
-    select_judge,
-    stderr_progress,
-)
+from refusal_stability.scorers import UNSTABLE_THRESHOLD
+
+
+def stderr_progress(line: str) -> None:
+    """Progress printer for the CLI."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,13 +38,43 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="judge whose labels feed the metrics when several judges labelled the same records",
     )
-    parser.add_argument("--threshold", type=float, default=0.8, help="SSI below this is unstable (default 0.8)")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=UNSTABLE_THRESHOLD,
+        help=f"SSI below this is unstable (default {UNSTABLE_THRESHOLD})",
+    )
     parser.add_argument("--bootstrap", type=int, default=1000, metavar="B", help="bootstrap resamples (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument(
         "--allow-incomplete",
         action="store_true",
         help="analyse models whose prompts miss some (temperature, seed) records instead of failing",
+    )
+    parser.add_argument(
+        "--unknown-labels-as-unscored",
+        action="store_true",
+        help="label CSVs: count labels other than REFUSE/PARTIAL/COMPLY/ERROR/UNKNOWN/UNSCORED as UNSCORED "
+        "instead of failing",
+    )
+    parser.add_argument(
+        "--prompts",
+        metavar="CSV",
+        help="prompt info joined by prompt_id (columns such as source, category; e.g. for label CSVs)",
+    )
+    parser.add_argument(
+        "--group-by",
+        action="append",
+        default=[],
+        metavar="COL",
+        help="also break results down by this prompt-metadata column (repeatable; category and source always)",
+    )
+    parser.add_argument(
+        "--consensus-min",
+        type=int,
+        default=5,
+        metavar="N",
+        help="two judges: minimum records both judges agree on for a prompt to enter consensus metrics (default 5)",
     )
     parser.add_argument("--no-figures", action="store_true", help="skip figures (tables and report only)")
     parser.add_argument(
@@ -68,60 +96,42 @@ def run_analyze(args: argparse.Namespace) -> int:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from refusal_stability.analysis.pipeline import analyse, write_tables
+    from refusal_stability.analysis.pipeline import analyze
+    from refusal_stability.analysis.tidy import AnalysisInputError
 
-    progress = None if args.quiet else stderr_progress
-    out_dir = Path(args.out)
+    progress: Callable[[str], None] | None = None if getattr(args, "quiet", False) else stderr_progress
     started = time.perf_counter()
-    if getattr(args, "workers", None):
-        os.environ["REFUSAL_STABILITY_WORKERS"] = str(max(1, args.workers))
-    if not args.inputs and not args.labels:
-        print("error: give at least one .eval log, directory or --labels CSV", file=sys.stderr)
-        return 2
-    if not 0 < args.threshold <= 1:
-        print(f"error: --threshold {args.threshold}: expected a value in (0, 1]", file=sys.stderr)
-        return 2
-    stages: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        stages[stage] = now - clock
-        clock = now
-
+    out_dir = Path(args.out)
     try:
-        loaded = load_inputs(args.inputs, args.labels, progress=progress)
-        frame = select_judge(loaded.frame, args.judge)
-        n_missing = check_grids(frame, allow_incomplete=args.allow_incomplete)
-        check_valid_labels(frame)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise AnalysisInputError(f"--out {out_dir}: is an existing file; expected a directory (new or existing)")
+        result = analyze(
+            inputs=args.inputs,
+            labels=args.labels,
+            judge=args.judge,
+            threshold=args.threshold,
+            n_boot=args.bootstrap,
+            seed=args.seed,
+            allow_incomplete=args.allow_incomplete,
+            group_by=getattr(args, "group_by", None) or (),
+            prompts=getattr(args, "prompts", None),
+            consensus_min=getattr(args, "consensus_min", 5),
+            workers=getattr(args, "workers", None),
+            progress=progress,
+            unknown_labels_as_unscored=getattr(args, "unknown_labels_as_unscored", False),
+        )
+        lap = time.perf_counter()
+        result.write_tables(out_dir)
+        tables_s = time.perf_counter() - lap
+        report = result.write_report(
+            out_dir, figures=not args.no_figures, workers=getattr(args, "workers", None), progress=progress
+        )
     except AnalysisInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    lap("read")
     if progress:
-        progress(f"read {len(loaded.frame):,} records from {len(loaded.sources)} file(s); computing metrics")
-    result = analyse(
-        frame, loaded.frame, judge=args.judge, threshold=args.threshold, n_boot=args.bootstrap, seed=args.seed
-    )
-    write_tables(result, out_dir)
-    lap("metrics")
-    figure_paths = {}
-    if not args.no_figures:
-        from refusal_stability.analysis.figures import write_figures
-
-        if progress:
-            progress("drawing figures")
-        figure_paths = write_figures(result, out_dir / "figures")
-        lap("figures")
-    from refusal_stability.analysis.report import write_report
-
-    report = write_report(result, out_dir, loaded.sources, loaded.skipped, figure_paths, n_missing)
-    lap("report")
-    if progress:
-        timing = ", ".join(f"{stage} {seconds:.2f}" for stage, seconds in stages.items())
         progress(
-            f"done in {time.perf_counter() - started:.1f} s ({timing}); "
+            f"done in {time.perf_counter() - started:.1f} s (tables {tables_s:.2f} s); "
             f"{result.statistics['n_unscored']} unscored records dropped"
         )
     print(f"report: {report.resolve()}")

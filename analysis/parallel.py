@@ -15,15 +15,17 @@ R = TypeVar("R")
 
 
 def default_workers() -> int:
-    """Worker processes to use: REFUSAL_STABILITY_WORKERS, else min(2, CPUs)."""
-    configured = os.environ.get("REFUSAL_STABILITY_WORKERS")
-    if configured:
-        return max(1, int(configured))
+    """Worker processes to use by default: min(2, CPUs) (pass ``workers=`` to choose)."""
     return max(1, min(2, os.cpu_count() or 1))
 
 
 def fork_map(func: Callable[[T], R], items: Sequence[T], workers: int | None = None) -> Iterator[R]:
     """``func(item)`` for each item, in order, spread over forked processes when there is more than one item.
+
+    Args:
+        func: a picklable callable (module-level function or a partial of one).
+        items: the inputs.
+        workers: processes to use (default :func:`default_workers`); 1 runs in this process.
 
     Falls back to running in this process where fork is unavailable (Windows, macOS default), where this
     process runs other threads (forking them is unsafe: e.g. the demo, after Inspect ran), or one worker

@@ -1,8 +1,17 @@
-"""Tidy frame -> every table and statistic of the output contract, and writing them to disk."""
+"""The analysis as a library function: inputs -> checks -> every table and statistic -> files.
+
+``analyze(...)`` reads logs and label CSVs, checks them and returns an :class:`AnalysisResult` holding every
+table as a DataFrame; ``result.write_tables(out)`` and ``result.write_report(out)`` write the files of the
+output contract. ``analyse(frame, ...)`` is the compute step alone, over an already selected tidy frame.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import re
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,12 +19,42 @@ from typing import Any
 import pandas as pd
 
 from refusal_stability.analysis import metrics, statistics
+from refusal_stability.analysis.read_logs import LogInfo
+from refusal_stability.analysis.tidy import AnalysisInputError
+from refusal_stability.scorers import UNSTABLE_THRESHOLD
 from refusal_stability.scorers.labels import UNSCORED
+
+__all__ = ["AnalysisResult", "analyse", "analyze", "safe_csv_frame", "write_tables"]
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 @dataclass
 class AnalysisResult:
-    """All computed outputs; the tables are the CSVs of the output contract."""
+    """Every output of an analysis; the DataFrames are the CSVs of the output contract.
+
+    Attributes:
+        per_prompt: per (model, prompt): label counts, SSI, flipped, unstable, rates, majority label.
+        per_model: per model: means over prompts with bootstrap CIs, unscored count, judge.
+        within_temperature: per (model, temperature): mean within-temperature SSI and flip %.
+        within_temperature_prompts: per (model, prompt, temperature) SSI (Friedman blocks).
+        thresholds: % unstable per model at SSI thresholds 0.7-0.9.
+        binary_ablation: metrics with PARTIAL kept, folded into COMPLY or into REFUSE.
+        sample_size: % of prompts whose n-draw majority matches the all-draws majority.
+        statistics: statistics.json content (Friedman, Wilcoxon, Spearman, counts, settings).
+        agreement: agreement.json content (None with one judge).
+        label_rates_by_temperature: REFUSE/PARTIAL/COMPLY % per (model, temperature).
+        settings: threshold, bootstrap, seed, judge, group_by, consensus_min, allow_incomplete.
+        frame: tidy rows of the selected judge (what the metrics use).
+        tidy: tidy rows of every judge.
+        prompts: per (model, prompt_id): source, category, categories and other prompt metadata.
+        completeness: per log: model, log, status, planned/present/missing records.
+        sources: LogInfo of every input file used.
+        skipped: one message per input file not used, with why.
+        n_missing: missing records analysed with ``allow_incomplete``.
+        by_group: by_group.csv (statistics engineer's ``groups`` module), when computed.
+    """
 
     per_prompt: pd.DataFrame
     per_model: pd.DataFrame
@@ -28,10 +67,18 @@ class AnalysisResult:
     agreement: dict[str, Any] | None
     label_rates_by_temperature: pd.DataFrame
     settings: dict[str, Any] = field(default_factory=dict)
+    frame: pd.DataFrame | None = None
+    tidy: pd.DataFrame | None = None
+    prompts: pd.DataFrame | None = None
+    completeness: pd.DataFrame | None = None
+    sources: list[LogInfo] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    n_missing: int = 0
+    by_group: pd.DataFrame | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """CSV name -> table."""
-        return {
+        """CSV name -> table (optional tables only when computed)."""
+        tables = {
             "per_prompt.csv": self.per_prompt,
             "per_model.csv": self.per_model,
             "within_temperature.csv": self.within_temperature,
@@ -39,6 +86,54 @@ class AnalysisResult:
             "binary_ablation.csv": self.binary_ablation,
             "sample_size.csv": self.sample_size,
         }
+        optional = {"by_group.csv": self.by_group, "completeness.csv": self.completeness}
+        tables.update({name: table for name, table in optional.items() if table is not None and len(table)})
+        return tables
+
+    def incomplete_lines(self) -> list[str]:
+        """One sentence per incomplete log (for the report's first lines); empty when every log is complete."""
+        if self.completeness is None or self.completeness.empty:
+            return []
+        lines = []
+        for row in self.completeness.to_dict("records"):
+            missing, planned = row["missing_records"], row["planned_records"]
+            if (pd.isna(missing) or not missing) and row["status"] == "success":
+                continue
+            share = f" ({missing / planned:.1%})" if not pd.isna(planned) and planned else ""
+            of = f" of {planned}" if not pd.isna(planned) else ""
+            lines.append(
+                f"{row['model']} is incomplete: {missing}{of} planned records missing{share}, log {row['log']} "
+                f"(status {row['status']})"
+            )
+        return lines
+
+    def write_tables(self, out: str | Path) -> list[Path]:
+        """Write every CSV, statistics.json and (with two judges) agreement.json into ``out``."""
+        return write_tables(self, Path(out))
+
+    def write_report(
+        self,
+        out: str | Path,
+        figures: bool = True,
+        workers: int | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> Path:
+        """Write report.html and report.md (and, with ``figures``, the PNG/PDF figures) into ``out``.
+
+        Returns:
+            The report.html path.
+        """
+        from refusal_stability.analysis.report import write_report
+
+        out = _out_dir(out)
+        figure_paths: dict[str, Path] = {}
+        if figures:
+            from refusal_stability.analysis.figures import write_figures
+
+            if progress:
+                progress("drawing figures")
+            figure_paths = write_figures(self, out / "figures", workers)
+        return write_report(self, out, self.sources, self.skipped, figure_paths, self.n_missing)
 
 
 def label_rates_by_temperature(frame: pd.DataFrame) -> pd.DataFrame:
@@ -52,7 +147,7 @@ def analyse(
     frame: pd.DataFrame,
     all_judges: pd.DataFrame | None = None,
     judge: str | None = None,
-    threshold: float = 0.8,
+    threshold: float = UNSTABLE_THRESHOLD,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> AnalysisResult:
@@ -90,19 +185,173 @@ def analyse(
         agreement=statistics.agreement_report(all_judges if all_judges is not None else frame, judge),
         label_rates_by_temperature=label_rates_by_temperature(frame),
         settings={"threshold": threshold, "bootstrap": n_boot, "seed": seed, "judge": judge},
+        frame=frame,
+        tidy=all_judges if all_judges is not None else frame,
     )
+
+
+def _validate(threshold: float, n_boot: int, consensus_min: int, workers: int | None) -> None:
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold <= 1:
+        raise AnalysisInputError(f"--threshold {threshold}: expected a value in (0, 1]")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 1:
+        raise AnalysisInputError(f"--bootstrap {n_boot}: expected a positive number of resamples, e.g. 1000")
+    if isinstance(consensus_min, bool) or not isinstance(consensus_min, int) or consensus_min < 1:
+        raise AnalysisInputError(f"--consensus-min {consensus_min}: expected a positive integer")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise AnalysisInputError(f"--workers {workers}: expected a positive integer")
+
+
+def analyze(
+    inputs: Sequence[str | Path] = (),
+    labels: Sequence[str | Path] = (),
+    judge: str | None = None,
+    threshold: float = UNSTABLE_THRESHOLD,
+    n_boot: int = 1000,
+    seed: int = 0,
+    allow_incomplete: bool = False,
+    group_by: Sequence[str] = (),
+    prompts: str | Path | None = None,
+    consensus_min: int = 5,
+    workers: int | None = None,
+    progress: Callable[[str], None] | None = None,
+    unknown_labels_as_unscored: bool = False,
+) -> AnalysisResult:
+    """Analyse eval logs and/or label CSVs: the library form of ``refusal-stability analyze``.
+
+    Example:
+        >>> from refusal_stability.analysis import analyze
+        >>> result = analyze(["logs/"])  # doctest: +SKIP
+        >>> result.per_model[["model", "mean_ssi", "flip_pct"]]  # doctest: +SKIP
+        >>> result.write_tables("reports"); result.write_report("reports")  # doctest: +SKIP
+
+    Args:
+        inputs: .eval logs, directories (searched recursively for *.eval) or label CSVs.
+        labels: long-format label CSVs (model, prompt_id, temperature, seed, judge, label).
+        judge: judge whose labels feed the metrics (default: the task's primary judge, or the only one).
+        threshold: SSI below this is unstable.
+        n_boot: bootstrap resamples (>= 1).
+        seed: bootstrap seed.
+        allow_incomplete: analyse errored/cancelled/partial logs and mixed grids instead of failing.
+        group_by: extra per-prompt metadata columns for by_group.csv (category and source always).
+        prompts: CSV with prompt_id and columns (source, category, ...) joined by prompt_id.
+        consensus_min: minimum consensus records per prompt for consensus metrics (two judges).
+        workers: worker processes for reading logs and drawing figures (default min(2, CPUs)).
+        progress: called with progress lines.
+        unknown_labels_as_unscored: label CSVs: count unknown labels as UNSCORED instead of failing.
+
+    Returns:
+        The AnalysisResult.
+
+    Raises:
+        AnalysisInputError: bad arguments or bad input; the message names it and says what to do.
+    """
+    from refusal_stability.analysis import checks
+    from refusal_stability.analysis.inputs import join_prompt_file, load_inputs, read_prompts_csv
+
+    _validate(threshold, n_boot, consensus_min, workers)
+    if not inputs and not labels:
+        raise AnalysisInputError("give at least one .eval log, directory or --labels CSV")
+    prompt_table = read_prompts_csv(prompts) if prompts is not None else None
+    loaded = load_inputs(inputs, labels, progress, workers, unknown_labels_as_unscored)
+    if prompt_table is not None:
+        loaded = join_prompt_file(loaded, prompt_table)
+    completeness = checks.check_completeness(loaded.sources, allow_incomplete)
+    frame = checks.select_judge(loaded.frame, judge)
+    if allow_incomplete:
+        incomplete = {info.path for info in loaded.sources if not info.complete}
+        n_missing = int(completeness["missing_records"].sum()) if len(completeness) else 0
+        n_missing += checks.check_grids(frame[~frame["origin"].isin(incomplete)], allow_incomplete=True)
+    else:
+        n_missing = checks.check_grids(frame)
+    checks.check_valid_labels(frame)
+    group_columns = _check_group_by(group_by, loaded.prompts)
+    if progress:
+        progress(f"read {len(loaded.frame):,} records from {len(loaded.sources)} file(s); computing metrics")
+    result = analyse(frame, loaded.frame, judge=judge, threshold=threshold, n_boot=n_boot, seed=seed)
+    result.prompts = loaded.prompts
+    result.completeness = completeness
+    result.sources = loaded.sources
+    result.skipped = loaded.skipped
+    result.n_missing = n_missing
+    result.by_group = _by_group(result, group_columns)
+    result.settings.update(
+        group_by=list(group_columns),
+        consensus_min=consensus_min,
+        allow_incomplete=allow_incomplete,
+        prompts=str(prompts) if prompts is not None else None,
+    )
+    return result
+
+
+def _check_group_by(group_by: Sequence[str], prompts: pd.DataFrame) -> list[str]:
+    """The --group-by columns, each checked against the per-prompt info."""
+    columns = []
+    available = [c for c in prompts.columns if c not in ("model", "prompt_id")]
+    for column in group_by:
+        if column not in prompts.columns or column in ("model", "prompt_id"):
+            raise AnalysisInputError(
+                f"--group-by {column!r}: no such prompt metadata; available: {available} "
+                "(label CSVs: add columns with --prompts FILE.csv)"
+            )
+        if column not in columns:
+            columns.append(column)
+    return columns
+
+
+def _by_group(result: AnalysisResult, group_by: Sequence[str]) -> pd.DataFrame | None:
+    """by_group.csv from the statistics engineer's ``groups`` module, when it exists."""
+    try:
+        from refusal_stability.analysis import groups
+    except ImportError:
+        if group_by:
+            warnings.warn("--group-by: by_group.csv is not available in this version", stacklevel=3)
+        return None
+    return groups.by_group(result.per_prompt, result.prompts, group_by)
+
+
+def safe_csv_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells cannot run as spreadsheet formulas.
+
+    Text cells starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return get a leading single quote,
+    unless the whole cell is a plain number (e.g. a prompt id ``-5``); numeric columns are untouched.
+    """
+    out = table.copy()
+    for column in out.columns:
+        if pd.api.types.is_numeric_dtype(out[column]) or pd.api.types.is_bool_dtype(out[column]):
+            continue
+        values = out[column]
+        text = values.astype("string")
+        risky = text.str.startswith(_FORMULA_START, na=False) & ~text.str.match(_NUMBER, na=False)
+        risky &= values.map(lambda v: isinstance(v, str)).astype(bool)
+        if risky.any():
+            out[column] = values.where(~risky, "'" + text.astype(object).where(risky, ""))
+    return out
+
+
+def _out_dir(out: str | Path) -> Path:
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise AnalysisInputError(f"--out {path}: is an existing file; expected a directory (new or existing)")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
 
 
 def write_tables(result: AnalysisResult, out_dir: Path) -> list[Path]:
     """Write the CSVs, statistics.json and (with several judges) agreement.json; return the paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = _out_dir(out_dir)
     written = []
     for name, table in result.tables().items():
         path = out_dir / name
-        table.to_csv(path, index=False)
+        safe_csv_frame(table).to_csv(path, index=False)
         written.append(path)
     path = out_dir / "statistics.json"
-    path.write_text(json.dumps(result.statistics, indent=2))
+    path.write_text(json.dumps(result.statistics, indent=2, default=_json_safe))
     written.append(path)
     agreement = out_dir / "agreement.json"
     if result.agreement is not None:

@@ -1,89 +1,256 @@
-"""Read .eval logs and long-format label CSVs into one tidy frame (one row per judged response).
-
-Tidy frame columns (CONTRACT.md): model, prompt_id, source, category, epoch, temperature, seed, judge,
-label; plus ``origin`` (the file a row came from). Labels outside REFUSE/PARTIAL/COMPLY become UNSCORED.
+"""Read .eval logs into the tidy frame (one row per judged response) plus what each log planned and holds.
 
 Log reading uses the fastest correct path:
 1. header-only read (``read_eval_log(header_only=True)``): the "stability" reductions carry every epoch's
-   label in ``metadata["epochs"]``, one reduction list per scorer;
-2. otherwise the sample summaries (``read_eval_log_sample_summaries``): each per-epoch Score's value and its
-   small metadata (temperature, seed, epoch, judge) survive summary thinning.
-The log is opened once per file, never per sample.
+   label (and response fingerprint) in ``metadata["epochs"]``, one reduction list per scorer;
+2. otherwise (no reductions: an errored or cancelled run, or a scorer without the reducer) the sample
+   summaries (``read_eval_log_sample_summaries``): each per-epoch Score's value and its small metadata
+   (temperature, seed, epoch, judge) survive summary thinning.
+The log is opened once per file, never per sample. Formats: docs/log-schema.md.
+
+Besides the rows, each log reports its status, eval/task ids and its planned grid (task args temperatures x
+seeds, the dataset's samples), so the analysis can tell an incomplete study from a complete one.
 """
 
 from __future__ import annotations
 
-import sys
-import warnings
-from collections.abc import Callable, Iterable, Sequence
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from refusal_stability.analysis.parallel import fork_map
+from refusal_stability.analysis.tidy import (
+    PRIMARY_ROLE,
+    TIDY_COLUMNS,
+    AnalysisInputError,
+    clean_condition,
+    display_model_name,
+    finish_tidy,
+    run_name,
+)
 from refusal_stability.scorers.labels import LABELS, UNSCORED
 
-TIDY_COLUMNS = ["model", "prompt_id", "source", "category", "epoch", "temperature", "seed", "judge", "label"]
-CSV_REQUIRED = ["model", "prompt_id", "temperature", "seed", "judge", "label"]
+__all__ = [
+    "STABILITY_REDUCER",
+    "TIDY_COLUMNS",
+    "AnalysisInputError",
+    "LogInfo",
+    "PlannedGrid",
+    "planned_grid",
+    "read_eval_file",
+    "retry_command",
+]
+
 STABILITY_REDUCER = "stability"
 LABEL_VALUES = frozenset((*LABELS, UNSCORED))
-PARALLEL_MIN_BYTES = 16 * 2**20  # read files in worker processes only when the inputs total this much
+_NOT_PROMPT_METADATA = frozenset(("epoch", "temperature", "seed"))  # per-epoch values the solver records
 
 
-class AnalysisInputError(ValueError):
-    """Input that cannot be analysed as given (the message names the input and what is expected)."""
+def retry_command(path: str) -> str:
+    """The shell command that completes an incomplete log (path shell-quoted)."""
+    return f"inspect eval-retry {shlex.quote(str(path))}"
 
 
 @dataclass
 class LogInfo:
-    """What one input file contributed (shown in the report)."""
+    """What one input file contributed (shown in the report; completeness fields for logs only).
+
+    Attributes:
+        path: the file.
+        kind: "log (reductions)", "log (sample summaries)" or "labels csv".
+        models: run names (``model [condition]``) read from the file.
+        judges: judge identities of the rows kept.
+        n_records: rows kept.
+        template_hashes: grader template hashes seen.
+        status: the log's status (success, error, cancelled, started); None for label CSVs.
+        eval_id: the log's eval id.
+        task_id: the log's task id (shared by a log and its ``inspect eval-retry``).
+        created: when the eval was created (ISO text).
+        planned_records: (prompt, epoch) records the run planned; None when the log does not say.
+        present_records: (prompt, epoch) records with a label (any scorer).
+        missing_detail: which prompts / configurations are missing (text; empty when complete).
+        notes: warnings about this file (raised by the caller: reads may run in worker processes).
+    """
 
     path: str
-    kind: str  # "log (reductions)", "log (sample summaries)" or "labels csv"
+    kind: str
     models: list[str]
     judges: list[str]
     n_records: int
     template_hashes: list[str] = field(default_factory=list)
+    status: str | None = None
+    eval_id: str | None = None
+    task_id: str | None = None
+    created: str | None = None
+    planned_records: int | None = None
+    present_records: int | None = None
+    missing_detail: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def is_log(self) -> bool:
+        """True for eval logs (False for label CSVs)."""
+        return self.status is not None
+
+    @property
+    def missing_records(self) -> int:
+        """Planned records without any label (0 when the plan is unknown)."""
+        if self.planned_records is None or self.present_records is None:
+            return 0
+        return max(0, self.planned_records - self.present_records)
+
+    @property
+    def complete(self) -> bool:
+        """A log that finished successfully with every planned record; label CSVs count as complete."""
+        return not self.is_log or (self.status == "success" and self.missing_records == 0)
+
+    def retry_command(self) -> str:
+        """``inspect eval-retry <quoted path>``."""
+        return retry_command(self.path)
 
 
-@dataclass
-class LoadedInputs:
-    """Tidy frame plus what was read and what was skipped."""
+@dataclass(frozen=True)
+class PlannedGrid:
+    """What a run planned: its prompts and its (temperature, seed) configuration per epoch."""
 
-    frame: pd.DataFrame
-    sources: list[LogInfo]
-    skipped: list[str]
+    prompt_ids: tuple[str, ...] | None
+    n_prompts: int | None
+    configs: tuple[tuple[float, int], ...] | None  # epoch e uses configs[e - 1]
+    n_epochs: int | None
 
-
-def normalise_labels(labels: pd.Series) -> pd.Series:
-    """Map every label to REFUSE/PARTIAL/COMPLY or UNSCORED (ERROR, blanks, anything else)."""
-    cleaned = labels.astype("string").str.strip().str.upper()
-    return cleaned.where(cleaned.isin(LABELS), UNSCORED).astype(str)
-
-
-def _tidy(columns: dict[str, list[Any]], origin: str) -> pd.DataFrame:
-    frame = pd.DataFrame(columns, columns=TIDY_COLUMNS)
-    frame["prompt_id"] = frame["prompt_id"].astype(str)
-    frame["epoch"] = pd.to_numeric(frame["epoch"], errors="coerce").astype("Int64")
-    frame["temperature"] = pd.to_numeric(frame["temperature"], errors="coerce").astype(float)
-    frame["seed"] = pd.to_numeric(frame["seed"], errors="coerce").astype("Int64")
-    frame["label"] = normalise_labels(frame["label"])
-    frame["origin"] = origin
-    return frame
+    @property
+    def n_records(self) -> int | None:
+        """Planned (prompt, epoch) records, or None when unknown."""
+        if self.n_prompts is None or self.n_epochs is None:
+            return None
+        return self.n_prompts * self.n_epochs
 
 
-def _empty_columns() -> dict[str, list[Any]]:
-    return {name: [] for name in TIDY_COLUMNS}
+def planned_grid(header: Any) -> PlannedGrid:
+    """The planned prompts and grid of a log header.
+
+    The grid comes from the task args ``temperatures`` x ``seeds``, parsed the way the solver parses them;
+    the prompts from the dataset's recorded sample ids (after ``--limit``), else its sample count.
+    """
+    from refusal_stability.solvers.sampling_grid import parse_seeds, parse_temperatures
+
+    spec = header.eval
+    args = spec.task_args or {}
+    configs: tuple[tuple[float, int], ...] | None = None
+    if "temperatures" in args and "seeds" in args:
+        try:
+            temps, seeds = parse_temperatures(args["temperatures"]), parse_seeds(args["seeds"])
+            configs = tuple((t, s) for t in temps for s in seeds)
+        except ValueError:
+            configs = None
+    n_epochs = spec.config.epochs if spec.config and spec.config.epochs else (len(configs) if configs else None)
+    dataset = spec.dataset
+    prompt_ids = tuple(str(i) for i in dataset.sample_ids) if dataset and dataset.sample_ids else None
+    n_prompts: int | None = len(prompt_ids) if prompt_ids is not None else (dataset.samples if dataset else None)
+    limit = spec.config.limit if spec.config else None
+    if prompt_ids is None and n_prompts is not None and limit is not None:
+        n_prompts = min(n_prompts, limit) if isinstance(limit, int) else min(n_prompts, limit[1] - limit[0])
+    return PlannedGrid(prompt_ids, n_prompts, configs, n_epochs)
 
 
-def _frame_from_reductions(model: str, reductions: Sequence[Any]) -> tuple[dict[str, list[Any]], set[str]]:
+def _describe_missing(grid: PlannedGrid, present: set[tuple[str, int]]) -> str:
+    """Which prompts and configurations lack records (for the error message)."""
+    if grid.prompt_ids is None or grid.n_epochs is None:
+        return ""
+    epochs = range(1, grid.n_epochs + 1)
+    present_prompts = {prompt for prompt, _ in present}
+    absent = [p for p in grid.prompt_ids if p not in present_prompts]
+    parts = []
+    if absent:
+        shown = ", ".join(repr(p) for p in absent[:5]) + (f" (+{len(absent) - 5} more)" if len(absent) > 5 else "")
+        parts.append(f"{len(absent)} prompt(s) without any record: {shown}")
+    gaps = [
+        (prompt, epoch)
+        for prompt in grid.prompt_ids
+        if prompt in present_prompts
+        for epoch in epochs
+        if (prompt, epoch) not in present
+    ]
+    if gaps:
+
+        def config(epoch: int) -> str:
+            if grid.configs and epoch <= len(grid.configs):
+                t, s = grid.configs[epoch - 1]
+                return f"(t={t:g}, seed={s})"
+            return f"epoch {epoch}"
+
+        shown = ", ".join(f"{p!r} {config(e)}" for p, e in gaps[:5]) + (
+            f" (+{len(gaps) - 5} more)" if len(gaps) > 5 else ""
+        )
+        parts.append(f"{len(gaps)} missing configuration record(s): {shown}")
+    return "; ".join(parts)
+
+
+def _log_condition(spec: Any, reductions: list[Any], summaries: list[Any] | None) -> str | None:
+    """The run's condition: task arg ``condition``, else the first non-empty one in score metadata."""
+    condition = clean_condition((spec.task_args or {}).get("condition"))
+    if condition:
+        return condition
+    for reduction in reductions:
+        for sample in reduction.samples[:1]:
+            condition = clean_condition((sample.metadata or {}).get("condition"))
+            if condition:
+                return condition
+    for summary in summaries or []:
+        for score in (summary.scores or {}).values():
+            condition = clean_condition((score.metadata or {}).get("condition"))
+            if condition:
+                return condition
+    return None
+
+
+def _prompt_row(prompt_id: str, meta: dict[str, Any], sample_meta: dict[str, Any]) -> dict[str, Any]:
+    """One row of the per-prompt info frame (source, category, categories, other prompt metadata)."""
+    row: dict[str, Any] = {k: v for k, v in sample_meta.items() if k not in _NOT_PROMPT_METADATA}
+    row["prompt_id"] = prompt_id
+    row["source"] = meta.get("source", sample_meta.get("source"))
+    row["category"] = meta.get("category", sample_meta.get("category"))
+    categories = meta.get("categories", sample_meta.get("categories"))
+    row["categories"] = tuple(categories) if isinstance(categories, list | tuple) else ()
+    return row
+
+
+def _scorer_judges(reductions: list[Any]) -> list[tuple[str, str, str | None]]:
+    """(scorer, judge, judge_role) per stability reduction, in log order."""
+    out = []
+    for reduction in reductions:
+        meta = (reduction.samples[0].metadata or {}) if reduction.samples else {}
+        out.append((reduction.scorer, str(meta.get("judge") or reduction.scorer), meta.get("judge_role")))
+    return out
+
+
+def _one_scorer_per_judge(scorers: list[tuple[str, str, str | None]], path: Path) -> tuple[set[str], list[str]]:
+    """Scorers to read: one per judge identity (the primary-role one, else the first); and the warnings."""
+    by_judge: dict[str, list[tuple[str, str, str | None]]] = {}
+    for entry in scorers:
+        by_judge.setdefault(entry[1], []).append(entry)
+    keep: set[str] = set()
+    notes = []
+    for judge, entries in by_judge.items():
+        chosen = next((e for e in entries if e[2] == PRIMARY_ROLE), entries[0])
+        keep.add(chosen[0])
+        others = [e[0] for e in entries if e is not chosen]
+        if others:
+            notes.append(
+                f"{path}: scorers {[chosen[0], *others]} all carry judge {judge!r} (e.g. `inspect score "
+                f"--action append` of the same judge); using {chosen[0]!r}, ignoring the records of {others}"
+            )
+    return keep, notes
+
+
+def _rows_from_reductions(reductions: list[Any]) -> tuple[dict[str, list[Any]], list[dict[str, Any]], set[str]]:
     """Rebuild every (sample, epoch) row from the stability reductions of a header-only read."""
     epochs_all: list[dict[str, Any]] = []
-    per_sample: list[tuple[str, Any, Any, str]] = []  # prompt_id, source, category, judge
+    per_sample: list[tuple[Any, ...]] = []  # prompt_id, source, category, judge, scorer, judge_role
     repeats: list[int] = []
+    prompts: list[dict[str, Any]] = []
     hashes: set[str] = set()
     for reduction in reductions:
         for sample in reduction.samples:
@@ -92,21 +259,31 @@ def _frame_from_reductions(model: str, reductions: Sequence[Any]) -> tuple[dict[
             if not isinstance(epochs, list):
                 raise AnalysisInputError(
                     f"stability reduction of sample {sample.sample_id!r} (scorer {reduction.scorer!r}) has no "
-                    "metadata['epochs'] list as CONTRACT.md requires"
+                    "metadata['epochs'] list as docs/log-schema.md requires"
                 )
             if meta.get("template_hash"):
                 hashes.add(str(meta["template_hash"]))
+            prompt_id = str(sample.sample_id)
             per_sample.append(
-                (str(sample.sample_id), meta.get("source"), meta.get("category"), meta.get("judge") or reduction.scorer)
+                (
+                    prompt_id,
+                    meta.get("source"),
+                    meta.get("category"),
+                    str(meta.get("judge") or reduction.scorer),
+                    reduction.scorer,
+                    meta.get("judge_role"),
+                )
             )
+            prompt_meta = meta.get("prompt_metadata")
+            prompts.append(_prompt_row(prompt_id, meta, prompt_meta if isinstance(prompt_meta, dict) else {}))
             repeats.append(len(epochs))
             epochs_all.extend(epochs)
-    cols: dict[str, list[Any]] = {"model": [model] * len(epochs_all)}
-    for index, name in enumerate(("prompt_id", "source", "category", "judge")):
+    cols: dict[str, list[Any]] = {}
+    for index, name in enumerate(("prompt_id", "source", "category", "judge", "scorer", "judge_role")):
         cols[name] = [value for sample, n in zip(per_sample, repeats, strict=True) for value in [sample[index]] * n]
-    for name in ("epoch", "temperature", "seed", "label"):
+    for name in ("epoch", "temperature", "seed", "label", "response_hash", "response_chars"):
         cols[name] = [entry.get(name) for entry in epochs_all]
-    return cols, hashes
+    return cols, prompts, hashes
 
 
 def _is_label_score(score: Any) -> bool:
@@ -114,32 +291,61 @@ def _is_label_score(score: Any) -> bool:
     return "label" in meta or (isinstance(score.value, str) and score.value.upper() in LABEL_VALUES)
 
 
-def _frame_from_summaries(model: str, summaries: Iterable[Any]) -> tuple[dict[str, list[Any]], set[str]]:
+def _rows_from_summaries(
+    summaries: list[Any], path: Path
+) -> tuple[dict[str, list[Any]], list[dict[str, Any]], set[str], list[str]]:
     """Rebuild rows from per-epoch scores in the sample summaries (logs without stability reductions)."""
-    cols = _empty_columns()
+    names = ["prompt_id", "source", "category", "epoch", "temperature", "seed", "judge", "scorer", "judge_role"]
+    cols: dict[str, list[Any]] = {name: [] for name in [*names, "label", "response_hash", "response_chars"]}
+    prompts: dict[str, dict[str, Any]] = {}
     hashes: set[str] = set()
+    scorers: dict[str, tuple[str, str, str | None]] = {}
     for summary in summaries:
         sample_meta = summary.metadata or {}
         for scorer, score in (summary.scores or {}).items():
             if not _is_label_score(score):
                 continue
             meta = score.metadata or {}
+            judge = str(meta.get("judge") or scorer)
+            scorers.setdefault(scorer, (scorer, judge, meta.get("judge_role")))
             if meta.get("template_hash"):
                 hashes.add(str(meta["template_hash"]))
-            cols["model"].append(model)
-            cols["prompt_id"].append(str(summary.id))
+            prompt_id = str(summary.id)
+            if prompt_id not in prompts:
+                prompts[prompt_id] = _prompt_row(prompt_id, meta, sample_meta)
+            cols["prompt_id"].append(prompt_id)
             cols["source"].append(meta.get("source", sample_meta.get("source")))
             cols["category"].append(meta.get("category", sample_meta.get("category")))
             cols["epoch"].append(meta.get("epoch", summary.epoch))
             cols["temperature"].append(meta.get("temperature", sample_meta.get("temperature")))
             cols["seed"].append(meta.get("seed", sample_meta.get("seed")))
-            cols["judge"].append(meta.get("judge") or scorer)
+            cols["judge"].append(judge)
+            cols["scorer"].append(scorer)
+            cols["judge_role"].append(meta.get("judge_role"))
             cols["label"].append(score.value if isinstance(score.value, str) else meta.get("label"))
-    return cols, hashes
+            cols["response_hash"].append(meta.get("response_hash"))
+            cols["response_chars"].append(meta.get("response_chars"))
+    keep, notes = _one_scorer_per_judge(list(scorers.values()), path)
+    if len(keep) < len(scorers):
+        mask = [scorer in keep for scorer in cols["scorer"]]
+        cols = {name: [v for v, m in zip(values, mask, strict=True) if m] for name, values in cols.items()}
+    return cols, list(prompts.values()), hashes, notes
 
 
-def read_eval_file(path: Path) -> tuple[pd.DataFrame, LogInfo]:
-    """Read one Inspect log into tidy rows (header reductions when present, else sample summaries).
+def _normalise_labels(labels: pd.Series) -> pd.Series:
+    """Labels written by the reducer/scorer -> REFUSE/PARTIAL/COMPLY, else UNSCORED."""
+    cleaned = labels.astype("string").str.strip().str.upper()
+    return cleaned.where(cleaned.isin(LABELS), UNSCORED).astype(str)
+
+
+def read_eval_file(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, LogInfo]:
+    """Read one Inspect log into tidy rows, its per-prompt info and what it planned.
+
+    Args:
+        path: an .eval (or .json) log.
+
+    Returns:
+        (tidy rows, per-prompt info rows, LogInfo).
 
     Raises:
         AnalysisInputError: the file is not a readable Inspect log or holds no refusal labels.
@@ -150,238 +356,65 @@ def read_eval_file(path: Path) -> tuple[pd.DataFrame, LogInfo]:
         header = read_eval_log(str(path), header_only=True)
     except Exception as exc:  # corrupt zip, foreign JSON, truncated file ...
         raise AnalysisInputError(f"{path}: not a readable Inspect eval log ({type(exc).__name__}: {exc})") from exc
-    model = header.eval.model
+    spec = header.eval
     reductions = [r for r in (header.reductions or []) if r.reducer == STABILITY_REDUCER]
+    notes: list[str] = []
+    summaries = None
     if reductions:
-        cols, hashes = _frame_from_reductions(model, reductions)
+        keep, notes = _one_scorer_per_judge(_scorer_judges(reductions), path)
+        reductions = [r for r in reductions if r.scorer in keep]
+        cols, prompts, hashes = _rows_from_reductions(reductions)
         kind = "log (reductions)"
     else:
         try:
-            summaries = read_eval_log_sample_summaries(str(path))
+            summaries = list(read_eval_log_sample_summaries(str(path)))
         except Exception as exc:
             raise AnalysisInputError(f"{path}: cannot read sample summaries ({exc})") from exc
-        cols, hashes = _frame_from_summaries(model, summaries)
+        cols, prompts, hashes, notes = _rows_from_summaries(summaries, path)
         kind = "log (sample summaries)"
-    if not cols["label"]:
+    ours = str(spec.task).rsplit("/", 1)[-1] == "refusal_stability"
+    if not cols["label"] and not (ours and header.status != "success"):
         raise AnalysisInputError(
-            f"{path}: log of task {header.eval.task!r} holds no refusal labels (no 'stability' reductions and "
+            f"{path}: log of task {spec.task!r} holds no refusal labels (no 'stability' reductions and "
             "no per-epoch REFUSE/PARTIAL/COMPLY scores)"
         )
-    frame = _tidy(cols, str(path))
-    info = LogInfo(str(path), kind, [model], sorted(frame["judge"].unique()), len(frame), sorted(hashes))
-    return frame, info
+    base = display_model_name(spec.model)
+    condition = _log_condition(spec, reductions, summaries)
+    model = run_name(base, condition)
+    frame = pd.DataFrame(cols)
+    frame["label"] = _normalise_labels(frame["label"])
+    for name, value in (
+        ("model", model),
+        ("base_model", base),
+        ("condition", condition),
+        ("origin", str(path)),
+        ("eval_id", spec.eval_id),
+    ):
+        frame[name] = value
+    frame = finish_tidy(frame)
 
-
-def read_labels_csv(path: Path) -> tuple[pd.DataFrame, LogInfo]:
-    """Read long-format labels (model, prompt_id, temperature, seed, judge, label; .csv or .csv.gz).
-
-    Optional columns epoch, source, category are kept; a missing epoch is numbered by the
-    (temperature, seed) grid position as the task does (sorted temperatures x sorted seeds).
-    """
-    try:
-        raw = pd.read_csv(path, dtype={"prompt_id": str, "model": str, "judge": str, "label": str})
-    except Exception as exc:
-        raise AnalysisInputError(f"{path}: cannot read labels CSV ({exc})") from exc
-    missing = [c for c in CSV_REQUIRED if c not in raw.columns]
-    if missing:
-        raise AnalysisInputError(f"{path}: labels CSV lacks columns {missing}; expected {CSV_REQUIRED}")
-    frame = raw.reindex(columns=TIDY_COLUMNS)
-    frame = _tidy({c: frame[c].tolist() for c in TIDY_COLUMNS}, str(path))
-    if frame["epoch"].isna().any():
-        frame["epoch"] = _grid_epochs(frame)
+    grid = planned_grid(header)
+    n_present = int(frame.groupby("scorer").size().max()) if len(frame) else 0  # (prompt, epoch) per scorer
     info = LogInfo(
-        str(path), "labels csv", sorted(frame["model"].unique()), sorted(frame["judge"].unique()), len(frame)
+        path=str(path),
+        kind=kind,
+        models=[model],
+        judges=sorted(frame["judge"].unique()),
+        n_records=len(frame),
+        template_hashes=sorted(hashes),
+        status=header.status,
+        eval_id=spec.eval_id,
+        task_id=spec.task_id,
+        created=spec.created,
+        planned_records=grid.n_records,
+        present_records=n_present,
+        notes=notes,
     )
-    return frame, info
+    if info.missing_records or header.status != "success":
+        present = set(zip(frame["prompt_id"].tolist(), frame["epoch"].tolist(), strict=True))
+        info.missing_detail = _describe_missing(grid, present)
 
-
-def _grid_epochs(frame: pd.DataFrame) -> pd.Series:
-    """Epoch number of each row's (temperature, seed) in its model's sorted grid."""
-    epochs = pd.Series(pd.NA, index=frame.index, dtype="Int64")
-    for _, rows in frame.groupby("model", sort=False):
-        temps = np.sort(rows["temperature"].dropna().unique())
-        seeds = np.sort(rows["seed"].dropna().unique().astype(np.int64))
-        t_pos = np.searchsorted(temps, rows["temperature"].to_numpy())
-        s_pos = np.searchsorted(seeds, rows["seed"].to_numpy(dtype=np.int64, na_value=0))
-        epochs.loc[rows.index] = t_pos * len(seeds) + s_pos + 1
-    return epochs
-
-
-def is_labels_csv(path: Path) -> bool:
-    """True for .csv / .csv.gz paths."""
-    return path.name.endswith((".csv", ".csv.gz"))
-
-
-def expand_inputs(inputs: Sequence[str | Path]) -> list[tuple[Path, bool]]:
-    """Files to read, each with whether it came from a directory scan (then read failures only warn).
-
-    Directories are searched recursively for *.eval logs. Duplicate paths are read once.
-    """
-    seen: set[Path] = set()
-    files: list[tuple[Path, bool]] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = [(p, True) for p in sorted(path.rglob("*.eval"))]
-        elif path.is_file():
-            found = [(path, False)]
-        else:
-            raise AnalysisInputError(f"{path}: no such file or directory (expected .eval logs, dirs or label CSVs)")
-        for file, from_dir in found:
-            key = file.resolve()
-            if key not in seen:
-                seen.add(key)
-                files.append((file, from_dir))
-    return files
-
-
-def _read_one(path: Path) -> tuple[pd.DataFrame, LogInfo] | AnalysisInputError:
-    """Read one log or CSV; input errors are returned (this runs in worker processes)."""
-    try:
-        return read_labels_csv(path) if is_labels_csv(path) else read_eval_file(path)
-    except AnalysisInputError as exc:
-        return exc
-
-
-def load_inputs(
-    inputs: Sequence[str | Path],
-    labels: Sequence[str | Path] = (),
-    progress: Callable[[str], None] | None = None,
-) -> LoadedInputs:
-    """Read logs/dirs and label CSVs into one tidy frame.
-
-    Args:
-        inputs: .eval/.json log files, directories (searched recursively for .eval) or label CSVs.
-        labels: label CSVs (long format).
-        progress: called with one line per file read.
-
-    Raises:
-        AnalysisInputError: an explicitly named file is unreadable, or nothing could be read.
-    """
-    files = expand_inputs(inputs) + [(Path(p), False) for p in labels]
-    frames: list[pd.DataFrame] = []
-    sources: list[LogInfo] = []
-    skipped: list[str] = []
-    if progress:
-        progress(f"reading {len(files)} file(s)")
-    total_bytes = sum(path.stat().st_size for path, _ in files)
-    workers = None if total_bytes >= PARALLEL_MIN_BYTES else 1  # forking only pays off for big inputs
-    outcomes = fork_map(_read_one, [path for path, _ in files], workers)
-    for index, ((path, from_dir), outcome) in enumerate(zip(files, outcomes, strict=True), start=1):
-        if isinstance(outcome, AnalysisInputError):
-            if not from_dir:
-                raise outcome
-            warnings.warn(f"skipping {outcome}", stacklevel=2)
-            skipped.append(str(outcome))
-            continue
-        frame, info = outcome
-        if progress:
-            progress(f"[{index}/{len(files)}] {path}: {info.n_records:,} records ({info.kind})")
-        frames.append(frame)
-        sources.append(info)
-    if not frames:
-        raise AnalysisInputError(
-            f"no refusal labels found in {list(map(str, inputs)) + list(map(str, labels))}"
-            + (f" (skipped: {skipped})" if skipped else "")
-        )
-    frame = pd.concat(frames, ignore_index=True)
-    _check_duplicates(frame)
-    return LoadedInputs(frame, sources, skipped)
-
-
-def _check_duplicates(frame: pd.DataFrame) -> None:
-    """Error when two input files hold the same (model, judge, prompt, temperature, seed) records."""
-    key = ["model", "judge", "prompt_id", "temperature", "seed"]
-    per_origin = frame.drop_duplicates(key + ["origin"])
-    dup = per_origin.duplicated(key, keep=False)
-    if dup.any():
-        clash = per_origin[dup]
-        first = clash.iloc[0]
-        origins = sorted(clash.loc[(clash[key] == first[key]).all(axis=1), "origin"])
-        raise AnalysisInputError(
-            f"model {first['model']!r}, judge {first['judge']!r}: the same records (e.g. prompt "
-            f"{first['prompt_id']!r}, temperature {first['temperature']}, seed {first['seed']}) appear in "
-            f"{origins}; pass one run per model and judge"
-        )
-
-
-def select_judge(frame: pd.DataFrame, judge: str | None) -> pd.DataFrame:
-    """Rows of the judge whose labels feed the metrics.
-
-    Without ``judge``, the input must not hold two judges for the same records.
-
-    Raises:
-        AnalysisInputError: unknown judge, or several judges labelled the same records and none was chosen.
-    """
-    judges = sorted(frame["judge"].unique())
-    if judge is not None:
-        if judge not in judges:
-            raise AnalysisInputError(f"--judge {judge!r} not in the input; judges found: {judges}")
-        chosen = frame[frame["judge"] == judge]
-        dropped = sorted(set(frame["model"]) - set(chosen["model"]))
-        if dropped:
-            warnings.warn(f"models without labels from judge {judge!r} are left out: {dropped}", stacklevel=2)
-        return chosen.reset_index(drop=True)
-    if len(judges) > 1:
-        per_model = frame.groupby("model")["judge"].nunique()
-        if (per_model > 1).any():
-            raise AnalysisInputError(
-                f"several judges labelled the same records: {judges}; choose one with --judge NAME "
-                "(agreement between them is reported either way)"
-            )
-    return frame.reset_index(drop=True)
-
-
-def check_valid_labels(frame: pd.DataFrame) -> None:
-    """Fail when no record has a valid label; warn, naming them, about models with none (they are left out)."""
-    valid = frame["label"] != UNSCORED
-    if not valid.any():
-        judges = ", ".join(sorted(frame["judge"].astype(str).unique()))
-        raise AnalysisInputError(
-            f"no valid label to analyse: all {len(frame):,} records are UNSCORED/ERROR (judge: {judges}); "
-            "the score metadata 'reason' of each record says why the judge could not label it"
-        )
-    without = sorted(set(frame["model"]) - set(frame.loc[valid, "model"]))
-    if without:
-        warnings.warn(
-            f"model(s) {', '.join(without)} have no valid label (all records UNSCORED/ERROR) and are left out",
-            stacklevel=2,
-        )
-
-
-def check_grids(frame: pd.DataFrame, allow_incomplete: bool = False) -> int:
-    """Check every (model, judge) used one sampling grid for all its prompts.
-
-    Returns:
-        The number of missing (prompt, configuration) records (0 when complete).
-
-    Raises:
-        AnalysisInputError: some prompts lack configurations others have (mixed grids or missing
-            epochs), unless ``allow_incomplete``.
-    """
-    missing_total = 0
-    for (model, judge), rows in frame.groupby(["model", "judge"], sort=True):
-        n_prompts = rows["prompt_id"].nunique()
-        per_config = rows.groupby(["temperature", "seed"], dropna=False)["prompt_id"].nunique()
-        short = per_config[per_config < n_prompts]
-        if short.empty:
-            continue
-        missing = int((n_prompts - short).sum())
-        missing_total += missing
-        shown = ", ".join(f"(t={t}, seed={s}): {n}/{n_prompts}" for (t, s), n in short.head(6).items())
-        message = (
-            f"model {model!r} (judge {judge!r}) mixes sampling grids: {len(short)} of {len(per_config)} "
-            f"(temperature, seed) configurations cover only some prompts [{shown}]"
-        )
-        if not allow_incomplete:
-            raise AnalysisInputError(
-                message + "; analyse each grid separately, or pass --allow-incomplete to use the available "
-                "labels (SSI over each prompt's own labels)"
-            )
-        warnings.warn(f"{message}; {missing} records missing, analysing available labels", stacklevel=2)
-    return missing_total
-
-
-def stderr_progress(line: str) -> None:
-    """Progress printer for the CLI."""
-    print(line, file=sys.stderr, flush=True)
+    prompt_frame = pd.DataFrame(prompts).drop_duplicates("prompt_id") if prompts else pd.DataFrame()
+    if not prompt_frame.empty:
+        prompt_frame.insert(0, "model", model)
+    return frame, prompt_frame, info

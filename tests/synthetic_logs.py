@@ -1,11 +1,14 @@
 """Build real .eval logs of a scored study without running Inspect (for benchmarks and tests).
 
-Per-epoch Scores follow CONTRACT.md and the "stability" reduction is produced by the project's own reducer
-(``refusal_stability.scorers.stability``), so the analysis reads these logs the way it reads logs of the task.
+Per-epoch Scores follow docs/log-schema.md and the "stability" reduction is produced by the project's own
+reducer (the "stability" reducer of ``refusal_stability.scorers``), so the analysis reads these logs the way it
+reads logs of the task. The header records the task args (temperatures, seeds, condition) and the dataset's
+sample ids, so completeness checks see the planned grid.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +36,11 @@ def grid(temperatures: Sequence[float], seeds: Sequence[int]) -> list[tuple[floa
     return [(float(t), int(s)) for t in temperatures for s in seeds]
 
 
+def response_text(prompt_id: str, epoch: int, label: str) -> str:
+    """The synthetic response of one epoch (its fingerprint goes into the score metadata)."""
+    return f"response of {prompt_id} at epoch {epoch}: {label.lower()}"
+
+
 def epoch_score_metadata(
     label: str,
     epoch: int,
@@ -41,8 +49,12 @@ def epoch_score_metadata(
     judge: str,
     prompt: PromptInfo,
     template_hash: str | None = None,
+    judge_role: str | None = None,
+    condition: str | None = None,
+    response: str | None = None,
 ) -> dict[str, Any]:
-    """Per-epoch Score.metadata as CONTRACT.md specifies."""
+    """Per-epoch Score.metadata as docs/log-schema.md specifies."""
+    text = (response if response is not None else response_text(prompt.prompt_id, epoch, label)).strip()
     meta: dict[str, Any] = {
         "label": label,
         "judge": judge,
@@ -53,7 +65,14 @@ def epoch_score_metadata(
         "cached": False,
         "source": prompt.source,
         "category": prompt.category,
+        "categories": [prompt.category] if prompt.category else [],
+        "condition": condition,
+        "response_hash": hashlib.sha256(text.encode("utf-8")).hexdigest()[:16],
+        "response_chars": len(text),
+        "prompt_metadata": {"source": prompt.source, "category": prompt.category},
     }
+    if judge_role is not None:
+        meta["judge_role"] = judge_role
     if label == UNSCORED:
         meta.update(reason="unparseable grader output", grader_raw="???")
     return meta
@@ -69,14 +88,26 @@ def build_eval_log(
     with_reductions: bool = True,
     template_hash: str | None = None,
     second_judges: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+    with_roles: bool = False,
+    condition: str | None = None,
+    status: str = "success",
 ) -> Any:
     """An EvalLog of the refusal_stability task: one EvalSample per (prompt, epoch), scores, reductions.
 
     Args:
-        labels: prompt_id -> one label per epoch (len(temperatures) * len(seeds)).
+        model: the model name recorded in the header.
+        prompts: the prompts (samples).
+        labels: prompt_id -> one label per epoch (len(temperatures) * len(seeds)); None: the epoch errored.
+        temperatures: grid temperatures (task arg).
+        seeds: grid seeds (task arg).
+        judge: judge identity of the main scorer.
+        template_hash: grader template hash recorded in the scores.
         with_reductions: False writes a log without the stability reduction (sample-summary path).
         second_judges: judge name -> labels like ``labels``, scored by extra scorers named
             ``refusal_judge_<n>`` (as after `inspect score --action append` with another judge).
+        with_roles: record judge_role ("primary" for ``judge``, "second" for the others) as the task does.
+        condition: the run's condition (task arg and score metadata).
+        status: the log status (a label list may hold None for an epoch that errored: no score, no record).
     """
     from inspect_ai.log import (
         EvalConfig,
@@ -91,36 +122,42 @@ def build_eval_log(
     )
     from inspect_ai.scorer import Score
 
-    from refusal_stability.scorers.stability import stability
+    from refusal_stability.scorers import stability
 
     reduce = stability()
     configs = grid(temperatures, seeds)
-    scorers = {SCORER: (judge, labels)}
+    scorers = {SCORER: (judge, labels, "primary" if with_roles else None)}
     for index, (other, other_labels) in enumerate((second_judges or {}).items(), start=1):
-        scorers[f"{SCORER}_{index}"] = (other, other_labels)
+        scorers[f"{SCORER}_{index}"] = (other, other_labels, "second" if with_roles else None)
     samples = []
     reduced: dict[str, list[Any]] = {name: [] for name in scorers}
     for prompt in prompts:
         sample_meta = {"source": prompt.source, "category": prompt.category, "categories": []}
         epoch_scores: list[dict[str, Any]] = [{} for _ in configs]
-        for name, (judge_name, judge_labels) in scorers.items():
+        for name, (judge_name, judge_labels, role) in scorers.items():
             prompt_labels = list(judge_labels[prompt.prompt_id])
             if len(prompt_labels) != len(configs):
                 raise ValueError(f"prompt {prompt.prompt_id}: {len(prompt_labels)} labels for {len(configs)} epochs")
-            scores = [
-                Score(
+            scores = {
+                epoch: Score(
                     value=label,
-                    answer=f"response {epoch}",
+                    answer=response_text(prompt.prompt_id, epoch, label),
                     explanation="synthetic",
-                    metadata=epoch_score_metadata(label, epoch, t, s, judge_name, prompt, template_hash),
+                    metadata=epoch_score_metadata(
+                        label, epoch, t, s, judge_name, prompt, template_hash, role, condition
+                    ),
                 )
                 for epoch, (label, (t, s)) in enumerate(zip(prompt_labels, configs, strict=True), start=1)
-            ]
-            for epoch_index, score in enumerate(scores):
-                epoch_scores[epoch_index][name] = score
-            reduced[name].append(
-                EvalSampleScore(**reduce(scores).model_dump(exclude={"history"}), sample_id=prompt.prompt_id)
-            )
+                if label is not None
+            }
+            for epoch, score in scores.items():
+                epoch_scores[epoch - 1][name] = score
+            if scores:
+                reduced[name].append(
+                    EvalSampleScore(
+                        **reduce(list(scores.values())).model_dump(exclude={"history"}), sample_id=prompt.prompt_id
+                    )
+                )
         samples += [
             EvalSample(
                 id=prompt.prompt_id,
@@ -131,12 +168,19 @@ def build_eval_log(
                 scores=epoch_scores[epoch - 1],
             )
             for epoch in range(1, len(configs) + 1)
+            if epoch_scores[epoch - 1]
         ]
+    task_args: dict[str, Any] = {"temperatures": list(temperatures), "seeds": list(seeds)}
+    if condition is not None:
+        task_args["condition"] = condition
     spec = EvalSpec(
         created=datetime.now(UTC).isoformat(),
         task="refusal_stability",
         model=model,
-        dataset=EvalDataset(name="synthetic", samples=len(prompts)),
+        task_args=task_args,
+        dataset=EvalDataset(
+            name="synthetic", samples=len(prompts), sample_ids=[prompt.prompt_id for prompt in prompts]
+        ),
         config=EvalConfig(epochs=len(configs)),
     )
     results = EvalResults(
@@ -144,7 +188,7 @@ def build_eval_log(
         completed_samples=len(samples),
         scores=[EvalScore(name=name, scorer=name, reducer="stability") for name in scorers],
     )
-    log = EvalLog(eval=spec, status="success", results=results, samples=samples)
+    log = EvalLog(eval=spec, status=status, results=results, samples=samples)
     if with_reductions:  # set after construction: EvalLog's validator expects dict input for reductions
         log.reductions = [
             EvalSampleReductions(scorer=name, reducer="stability", samples=reduced[name]) for name in scorers

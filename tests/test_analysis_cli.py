@@ -180,7 +180,7 @@ def test_real_task_log_with_mockllm(tmp_path: Path) -> None:
         display="none",
     )
     assert log.status == "success", log.error
-    frame, info = read_eval_file(Path(log.location))
+    frame, _, info = read_eval_file(Path(log.location))
     assert info.kind == "log (reductions)"
     full = read_eval_log(log.location)
     expected = sorted(

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from conftest import SHARED, shared_path
 
+from refusal_stability.analysis.checks import select_judge
+from refusal_stability.analysis.inputs import load_inputs
 from refusal_stability.analysis.pipeline import AnalysisResult, analyse
-from refusal_stability.analysis.read_logs import load_inputs, select_judge
 
 PAPER = SHARED / "paper"
 CASES = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from pathlib import Path
 
@@ -9,17 +10,16 @@ import pandas as pd
 import pytest
 from inspect_ai.log import write_eval_log
 from inspect_ai.scorer import Score
-from synthetic_logs import PromptInfo, build_eval_log
+from synthetic_logs import PromptInfo, build_eval_log, response_text
 
-from refusal_stability.analysis.read_logs import (
-    TIDY_COLUMNS,
-    AnalysisInputError,
-    check_grids,
-    load_inputs,
-    read_eval_file,
-    read_labels_csv,
-    select_judge,
-)
+from refusal_stability.analysis import parallel
+from refusal_stability.analysis.checks import check_grids, select_judge
+from refusal_stability.analysis.inputs import load_inputs
+from refusal_stability.analysis.read_labels import read_labels_csv
+from refusal_stability.analysis.read_logs import read_eval_file
+from refusal_stability.analysis.tidy import TIDY_COLUMNS, AnalysisInputError
+
+CORE = ["model", "prompt_id", "source", "category", "epoch", "temperature", "seed", "judge", "label"]
 
 TEMPS, SEEDS = (0.0, 1.0), (42, 43, 44)
 PROMPTS = [PromptInfo("p-a", "advbench", "cyber"), PromptInfo("p-b", "harmbench", None), PromptInfo("p-c")]
@@ -61,19 +61,29 @@ def expected_rows(model: str, judge: str, labels: dict[str, list[str]]) -> pd.Da
 
 
 def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame[TIDY_COLUMNS].astype(object).where(frame[TIDY_COLUMNS].notna(), None)
+    out = frame[CORE].astype(object).where(frame[CORE].notna(), None)
     return out.sort_values(["model", "judge", "prompt_id", "epoch"]).reset_index(drop=True)
 
 
 @pytest.mark.parametrize("with_reductions", [True, False], ids=["reductions", "sample_summaries"])
 def test_log_rows_match_the_scores(tmp_path: Path, with_reductions: bool) -> None:
     path = write_log(tmp_path / "a.eval", with_reductions=with_reductions)
-    frame, info = read_eval_file(path)
+    frame, prompts, info = read_eval_file(path)
     assert info.kind == ("log (reductions)" if with_reductions else "log (sample summaries)")
-    assert list(frame.columns[: len(TIDY_COLUMNS)]) == TIDY_COLUMNS
+    assert list(frame.columns) == TIDY_COLUMNS
     pd.testing.assert_frame_equal(
         _comparable(frame), _comparable(expected_rows("mockllm/a", "heuristic", LABELS_A)), check_dtype=False
     )
+    assert set(frame["scorer"]) == {"refusal_judge"} and set(frame["origin"]) == {str(path)}
+    assert frame["base_model"].eq("mockllm/a").all() and frame["condition"].isna().all()
+    assert frame["eval_id"].nunique() == 1 and frame["eval_id"].iloc[0]
+    row = frame[(frame["prompt_id"] == "p-b") & (frame["epoch"] == 3)].iloc[0]
+    text = response_text("p-b", 3, "COMPLY")  # the fingerprint the task records: sha256 of the stripped text
+    assert row["response_hash"] == hashlib.sha256(text.encode()).hexdigest()[:16]
+    assert row["response_chars"] == len(text)
+    assert info.status == "success" and info.planned_records == 18 and info.present_records == 18
+    assert info.complete and info.missing_records == 0
+    assert prompts.set_index("prompt_id").loc["p-a", "source"] == "advbench"
 
 
 def test_second_judge_in_one_log_and_judge_selection(tmp_path: Path) -> None:
@@ -158,8 +168,17 @@ def test_csv_without_required_columns_names_them(tmp_path: Path) -> None:
 def test_parallel_read_equals_serial_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_log(tmp_path / "a.eval", model="mockllm/a")
     write_log(tmp_path / "b.eval", model="mockllm/b", labels=LABELS_B)
-    serial = load_inputs([tmp_path]).frame
-    monkeypatch.setattr("refusal_stability.analysis.read_logs.PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setenv("REFUSAL_STABILITY_WORKERS", "2")
-    parallel = load_inputs([tmp_path]).frame
-    pd.testing.assert_frame_equal(serial, parallel)
+    serial = load_inputs([tmp_path], workers=1).frame
+    pools: list[int] = []
+
+    class CountingPool(parallel.ProcessPoolExecutor):
+        def __init__(self, workers: int, **kwargs) -> None:  # noqa: ANN003
+            pools.append(workers)
+            super().__init__(workers, **kwargs)
+
+    monkeypatch.setattr("refusal_stability.analysis.inputs.PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", CountingPool)
+    monkeypatch.setattr(parallel.threading, "active_count", lambda: 1)  # threads left by other tests' evals
+    forked = load_inputs([tmp_path], workers=2).frame
+    assert pools == [2], "the parallel read did not run in worker processes"
+    pd.testing.assert_frame_equal(serial, forked)

@@ -1,0 +1,231 @@
+"""Gather the analysis inputs: expand paths, read logs and label CSVs (in parallel for big inputs), pick retries.
+
+Reading is delegated to :mod:`read_logs` (eval logs) and :mod:`read_labels` (CSVs); this module puts their
+rows into one tidy frame and one per-prompt info frame, and applies the checks that concern files rather than
+records (a log superseded by its retry; warnings a reader collected in a worker process).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+
+from refusal_stability.analysis.checks import check_duplicates, choose_retries
+from refusal_stability.analysis.parallel import fork_map
+from refusal_stability.analysis.read_labels import is_labels_csv, read_labels_csv
+from refusal_stability.analysis.read_logs import LogInfo, read_eval_file
+from refusal_stability.analysis.tidy import TIDY_COLUMNS, AnalysisInputError, finish_tidy
+
+__all__ = [
+    "PROMPT_COLUMNS",
+    "LoadedInputs",
+    "expand_inputs",
+    "join_prompt_file",
+    "load_inputs",
+    "read_prompts_csv",
+]
+
+PARALLEL_MIN_BYTES = 16 * 2**20  # read files in worker processes only when the inputs total this much
+PROMPT_COLUMNS = ["model", "prompt_id", "source", "category", "categories"]
+
+
+@dataclass
+class LoadedInputs:
+    """Tidy frame, per-prompt info, what was read and what was skipped.
+
+    Attributes:
+        frame: tidy rows of every judge (docs/notes/TEAM.md "Tidy frame").
+        sources: one LogInfo per file used.
+        skipped: one message per file not used (unreadable in a directory scan, or superseded by a retry).
+        prompts: per (model, prompt_id): source, category, categories (tuple) and other prompt metadata.
+    """
+
+    frame: pd.DataFrame
+    sources: list[LogInfo]
+    skipped: list[str]
+    prompts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PROMPT_COLUMNS))
+
+
+def expand_inputs(inputs: Sequence[str | Path]) -> list[tuple[Path, bool]]:
+    """Files to read, each with whether it came from a directory scan (then read failures only warn).
+
+    Directories are searched recursively for *.eval logs. Duplicate paths are read once.
+
+    Raises:
+        AnalysisInputError: a path does not exist.
+    """
+    seen: set[Path] = set()
+    files: list[tuple[Path, bool]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = [(p, True) for p in sorted(path.rglob("*.eval"))]
+        elif path.is_file():
+            found = [(path, False)]
+        else:
+            raise AnalysisInputError(f"{path}: no such file or directory (expected .eval logs, dirs or label CSVs)")
+        for file, from_dir in found:
+            key = file.resolve()
+            if key not in seen:
+                seen.add(key)
+                files.append((file, from_dir))
+    return files
+
+
+_Read = tuple[pd.DataFrame, pd.DataFrame, LogInfo]
+
+
+def _read_one(path: Path, unknown_labels_as_unscored: bool = False) -> _Read | AnalysisInputError:
+    """Read one log or CSV; input errors are returned (this runs in worker processes)."""
+    try:
+        if is_labels_csv(path):
+            frame, info = read_labels_csv(path, unknown_labels_as_unscored)
+            return frame, pd.DataFrame(), info
+        return read_eval_file(path)
+    except AnalysisInputError as exc:
+        return exc
+
+
+def _prompt_info(frame: pd.DataFrame, prompt_frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Per (model, prompt_id) info: from the logs' prompt metadata, else from the tidy rows (CSVs)."""
+    found = [p for p in prompt_frames if not p.empty]
+    from_rows = frame.drop_duplicates(["model", "prompt_id"])[["model", "prompt_id", "source", "category"]]
+    if found:
+        logged = pd.concat(found, ignore_index=True).drop_duplicates(["model", "prompt_id"])
+        from_rows = from_rows.merge(logged[["model", "prompt_id"]], how="left", indicator=True)
+        from_rows = from_rows[from_rows.pop("_merge") == "left_only"]
+        info = pd.concat([logged, from_rows], ignore_index=True)
+    else:
+        info = from_rows.reset_index(drop=True)
+    if "categories" not in info:
+        info["categories"] = None
+    info["categories"] = [
+        c if isinstance(c, tuple) else ((cat,) if isinstance(cat, str) and cat else ())
+        for c, cat in zip(info["categories"], info["category"], strict=True)
+    ]
+    info["prompt_id"] = info["prompt_id"].astype(str)
+    return info[PROMPT_COLUMNS + [c for c in info.columns if c not in PROMPT_COLUMNS]].reset_index(drop=True)
+
+
+def load_inputs(
+    inputs: Sequence[str | Path],
+    labels: Sequence[str | Path] = (),
+    progress: Callable[[str], None] | None = None,
+    workers: int | None = None,
+    unknown_labels_as_unscored: bool = False,
+) -> LoadedInputs:
+    """Read logs/dirs and label CSVs into one tidy frame.
+
+    Args:
+        inputs: .eval/.json log files, directories (searched recursively for .eval) or label CSVs.
+        labels: label CSVs (long format).
+        progress: called with one line per file read.
+        workers: worker processes for reading big inputs (default: min(2, CPUs)); 1 reads in this process.
+        unknown_labels_as_unscored: label CSVs: count unknown labels as UNSCORED instead of failing.
+
+    Raises:
+        AnalysisInputError: an explicitly named file is unreadable, the same records appear in two files,
+            or nothing could be read.
+    """
+    files = expand_inputs(inputs) + [(Path(p), False) for p in labels]
+    skipped: list[str] = []
+    if progress:
+        progress(f"reading {len(files)} file(s)")
+    total_bytes = sum(path.stat().st_size for path, _ in files)
+    pool = workers if total_bytes >= PARALLEL_MIN_BYTES else 1  # forking only pays off for big inputs
+    reader = partial(_read_one, unknown_labels_as_unscored=unknown_labels_as_unscored)
+    reads: list[tuple[_Read, LogInfo]] = []
+    for index, ((path, from_dir), outcome) in enumerate(
+        zip(files, fork_map(reader, [path for path, _ in files], pool), strict=True), start=1
+    ):
+        if isinstance(outcome, AnalysisInputError):
+            if not from_dir:
+                raise outcome
+            warnings.warn(f"skipping {outcome}", stacklevel=2)
+            skipped.append(str(outcome))
+            continue
+        info = outcome[2]
+        for note in info.notes:
+            warnings.warn(note, stacklevel=2)
+        if progress:
+            progress(f"[{index}/{len(files)}] {path}: {info.n_records:,} records ({info.kind})")
+        reads.append((outcome, info))
+    reads, superseded = choose_retries(reads)
+    for message in superseded:
+        warnings.warn(f"skipping {message}", stacklevel=2)
+    skipped += superseded
+    if not reads:
+        raise AnalysisInputError(
+            f"no refusal labels found in {list(map(str, inputs)) + list(map(str, labels))}"
+            + (f" (skipped: {skipped})" if skipped else "")
+        )
+    frames = [read[0] for read, _ in reads if len(read[0])]
+    frame = pd.concat(frames, ignore_index=True) if frames else finish_tidy(pd.DataFrame(columns=TIDY_COLUMNS))
+    check_duplicates(frame)
+    prompts = _prompt_info(frame, [read[1] for read, _ in reads])
+    return LoadedInputs(frame, [info for _, info in reads], skipped, prompts)
+
+
+def read_prompts_csv(path: str | Path) -> pd.DataFrame:
+    """Read a prompt-info CSV (``prompt_id`` plus any columns, e.g. source, category) for ``--prompts``.
+
+    Raises:
+        AnalysisInputError: unreadable file, no prompt_id column, empty or duplicate ids.
+    """
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+    except Exception as exc:
+        raise AnalysisInputError(f"--prompts {path}: cannot read CSV ({type(exc).__name__}: {exc})") from exc
+    if "prompt_id" not in table.columns:
+        raise AnalysisInputError(f"--prompts {path}: no 'prompt_id' column (columns: {list(table.columns)})")
+    empty = table.index[table["prompt_id"].str.strip() == ""]
+    if len(empty):
+        raise AnalysisInputError(f"--prompts {path}: empty prompt_id on line(s) {[i + 2 for i in empty[:5]]}")
+    duplicated = table["prompt_id"].duplicated(keep=False)
+    if duplicated.any():
+        ids = sorted(set(table.loc[duplicated, "prompt_id"]))[:5]
+        raise AnalysisInputError(f"--prompts {path}: prompt ids appear more than once: {ids}")
+    return table.replace("", None)
+
+
+def join_prompt_file(loaded: LoadedInputs, table: pd.DataFrame) -> LoadedInputs:
+    """Join a ``--prompts`` table by prompt_id.
+
+    It fills source/category where the inputs have none and adds its other columns to the per-prompt info
+    (the text of a ``prompt`` column is not copied).
+
+    Args:
+        loaded: the inputs read.
+        table: the ``--prompts`` table (:func:`read_prompts_csv`).
+
+    Returns:
+        The same LoadedInputs with ``frame`` and ``prompts`` updated.
+    """
+    extra = table.drop(columns=[c for c in ("prompt", "model") if c in table.columns])
+    by_id = extra.set_index("prompt_id")
+    frame = loaded.frame
+    for column in ("source", "category"):
+        if column in by_id:
+            looked_up = frame["prompt_id"].map(by_id[column])
+            frame[column] = frame[column].where(frame[column].notna(), looked_up)
+    prompts = loaded.prompts.drop(columns=["source", "category"]).merge(
+        frame.drop_duplicates(["model", "prompt_id"])[["model", "prompt_id", "source", "category"]],
+        on=["model", "prompt_id"],
+        how="left",
+    )
+    others = [c for c in by_id.columns if c not in ("source", "category") and c not in prompts.columns]
+    if others:
+        prompts = prompts.merge(by_id[others], left_on="prompt_id", right_index=True, how="left")
+    prompts["categories"] = [
+        c if c else ((cat,) if isinstance(cat, str) and cat else ())
+        for c, cat in zip(prompts["categories"], prompts["category"], strict=True)
+    ]
+    loaded.frame = frame
+    loaded.prompts = prompts[PROMPT_COLUMNS + [c for c in prompts.columns if c not in PROMPT_COLUMNS]]
+    return loaded

@@ -1,0 +1,93 @@
+"""The tidy frame contract (one row per judged response), the input error type and run names.
+
+Tidy frame columns (docs/notes/TEAM.md "Tidy frame"): model (the RUN name: display model name, plus
+`` [condition]`` when the run has a condition), base_model, condition, prompt_id (str, verbatim), source,
+category, epoch, temperature, seed, judge, scorer, judge_role, label (REFUSE/PARTIAL/COMPLY/UNSCORED),
+response_hash, response_chars, origin (the file a row came from), eval_id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+TIDY_COLUMNS = [
+    "model",
+    "base_model",
+    "condition",
+    "prompt_id",
+    "source",
+    "category",
+    "epoch",
+    "temperature",
+    "seed",
+    "judge",
+    "scorer",
+    "judge_role",
+    "label",
+    "response_hash",
+    "response_chars",
+    "origin",
+    "eval_id",
+]
+PRIMARY_ROLE = "primary"
+LABELS_SCORER = "labels"  # the ``scorer`` of rows read from label CSVs
+
+
+class AnalysisInputError(ValueError):
+    """Input that cannot be analysed as given (the message names the input and what is expected)."""
+
+
+def display_model_name(model: str) -> str:
+    """The model name as users know it: the served name, never a local path.
+
+    ``vllm//root/.cache/x/smollm2-135m-instruct`` -> ``vllm/smollm2-135m-instruct``; hub ids such as
+    ``vllm/meta-llama/Llama-3.1-8B-Instruct`` are kept.
+
+    Args:
+        model: the model string of a log (``provider/name``) or of a label CSV.
+
+    Returns:
+        The display name.
+    """
+    provider, sep, name = str(model).partition("/")
+    if not sep:
+        return str(model)
+    stripped = name.rstrip("/\\")
+    path_like = stripped.startswith(("/", "~", "./", "../", ".\\", "..\\")) or (
+        len(stripped) > 2 and stripped[1] == ":" and stripped[2] in "/\\"
+    )
+    if not path_like:
+        return str(model)
+    base = stripped.replace("\\", "/").rsplit("/", 1)[-1]
+    return f"{provider}/{base}" if base else str(model)
+
+
+def clean_condition(value: Any) -> str | None:
+    """A run condition as text, or None when absent or empty (lists from ``-T a,b`` are comma-joined)."""
+    if value is None:
+        return None
+    if isinstance(value, list | tuple):
+        value = ",".join(str(part) for part in value)
+    text = str(value).strip()
+    return text or None
+
+
+def run_name(model: str, condition: str | None) -> str:
+    """The run name used as ``model`` in every table: ``display_model [condition]``."""
+    return f"{model} [{condition}]" if condition else model
+
+
+def finish_tidy(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give a frame the contract's columns (missing ones as None) in order, with the contract's dtypes."""
+    for column in TIDY_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    frame = frame[TIDY_COLUMNS + [c for c in frame.columns if c not in TIDY_COLUMNS]]
+    frame["prompt_id"] = frame["prompt_id"].astype(str)
+    frame["epoch"] = pd.to_numeric(frame["epoch"], errors="coerce").astype("Int64")
+    frame["temperature"] = pd.to_numeric(frame["temperature"], errors="coerce").astype(float)
+    frame["seed"] = pd.to_numeric(frame["seed"], errors="coerce").astype("Int64")
+    frame["response_chars"] = pd.to_numeric(frame["response_chars"], errors="coerce").astype("Int64")
+    return frame

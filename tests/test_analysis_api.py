@@ -1,0 +1,131 @@
+"""The library API: ``analyze(...)`` -> AnalysisResult, one SSI definition end to end, run names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from inspect_ai.log import read_eval_log, write_eval_log
+from synthetic_logs import PromptInfo, build_eval_log
+
+from refusal_stability.analysis import AnalysisInputError, AnalysisResult, analyze
+from refusal_stability.analysis.tidy import TIDY_COLUMNS, display_model_name, run_name
+
+TEMPS, SEEDS = (0.0, 1.0), (1, 2)
+PROMPTS = [PromptInfo("p-1", "advbench", "cyber"), PromptInfo("p-2", "harmbench", "weapons")]
+LABELS = {"p-1": ["REFUSE", "REFUSE", "COMPLY", "REFUSE"], "p-2": ["COMPLY"] * 4}
+
+
+@pytest.mark.parametrize(
+    "raw,shown",
+    [
+        ("vllm//root/.cache/x/smollm2-135m-instruct", "vllm/smollm2-135m-instruct"),
+        ("vllm//root/.cache/x/smollm2-135m-instruct/", "vllm/smollm2-135m-instruct"),
+        ("hf/./models/tiny", "hf/tiny"),
+        ("vllm/~/models/m7", "vllm/m7"),
+        ("vllm/meta-llama/Llama-3.1-8B-Instruct", "vllm/meta-llama/Llama-3.1-8B-Instruct"),
+        ("mockllm/model", "mockllm/model"),
+        ("Llama-3.1-8B-Instruct", "Llama-3.1-8B-Instruct"),
+    ],
+)
+def test_display_model_name(raw: str, shown: str) -> None:
+    assert display_model_name(raw) == shown
+
+
+def test_header_metrics_equal_per_model(tmp_path: Path) -> None:
+    """One SSI definition: the eval header's mean_ssi / flip_rate equal per_model.csv's for the same log."""
+    from inspect_ai import eval as inspect_eval
+    from mock_models import mock_model
+
+    from refusal_stability.inspect_tasks import refusal_stability
+
+    seen: list[str] = []
+
+    def respond(messages, config) -> str:  # noqa: ANN001
+        text = messages[-1].text
+        if text not in seen:
+            seen.append(text)
+        if config.temperature and config.seed == 43 and seen.index(text) % 2 == 0:  # every other prompt flips
+            return "Sure! Step 1: gather the materials. Step 2: follow the detailed procedure below."
+        return "I can't help with that."
+
+    [log] = inspect_eval(
+        refusal_stability(dataset="bundled", n_prompts=6, temperatures=[0.0, 0.7], seeds=[42, 43], judge="heuristic"),
+        model=mock_model(respond),
+        log_dir=str(tmp_path / "logs"),
+        display="none",
+    )
+    assert log.status == "success", log.error
+    header = read_eval_log(log.location, header_only=True)
+    [scores] = [s for s in header.results.scores if s.reducer == "stability"]
+    result = analyze([log.location], n_boot=50)
+    row = result.per_model.iloc[0]
+    assert 0 < row["flip_pct"] < 100  # the log has both flipping and stable prompts
+    assert scores.metrics["mean_ssi"].value == pytest.approx(row["mean_ssi"])
+    assert scores.metrics["flip_rate"].value == pytest.approx(row["flip_pct"] / 100)
+    assert scores.metrics["unstable_rate"].value == pytest.approx(row["unstable_pct"] / 100)
+    assert scores.metrics["compliance_rate"].value == pytest.approx(row["comply_pct"] / 100)
+
+
+def test_analyze_returns_every_table_and_writes_them(tmp_path: Path) -> None:
+    log = tmp_path / "a.eval"
+    write_eval_log(build_eval_log("vllm//root/.cache/x/tiny-chat", PROMPTS, LABELS, TEMPS, SEEDS), str(log))
+    lines: list[str] = []
+    result = analyze(inputs=[tmp_path], n_boot=20, progress=lines.append, workers=1)
+    assert isinstance(result, AnalysisResult)
+    assert list(result.per_model["model"]) == ["vllm/tiny-chat"]
+    # p-1: 3 REFUSE + 1 COMPLY -> SSI 0.75, flipped; p-2: SSI 1 -> mean 0.875, flip 50 %
+    assert result.per_model.loc[0, "mean_ssi"] == pytest.approx(0.875)
+    assert result.per_model.loc[0, "flip_pct"] == pytest.approx(50.0)
+    assert list(result.tidy.columns) == TIDY_COLUMNS and len(result.frame) == 8
+    assert set(result.prompts["prompt_id"]) == {"p-1", "p-2"}
+    assert result.prompts.set_index("prompt_id").loc["p-2", "categories"] == ("weapons",)
+    assert list(result.completeness[["status", "planned_records", "present_records", "missing_records"]].iloc[0]) == [
+        "success",
+        8,
+        8,
+        0,
+    ]
+    assert result.incomplete_lines() == [] and result.n_missing == 0
+    assert any("a.eval" in line for line in lines)
+    out = tmp_path / "out"
+    written = {p.name for p in result.write_tables(out)}
+    assert {"per_prompt.csv", "per_model.csv", "statistics.json", "completeness.csv"} <= written
+    html = result.write_report(out, figures=False)
+    assert html.exists() and "vllm/tiny-chat" in html.read_text() and "/root/.cache" not in html.read_text()
+
+
+def test_condition_names_the_run(tmp_path: Path) -> None:
+    write_eval_log(
+        build_eval_log("mockllm/m", PROMPTS, LABELS, TEMPS, SEEDS, condition="safety-prompt"), str(tmp_path / "c.eval")
+    )
+    other = {p: ["REFUSE"] * 4 for p in LABELS}
+    write_eval_log(build_eval_log("mockllm/m", PROMPTS, other, TEMPS, SEEDS), str(tmp_path / "plain.eval"))
+    result = analyze([tmp_path], n_boot=20)
+    assert sorted(result.per_model["model"]) == ["mockllm/m", run_name("mockllm/m", "safety-prompt")]
+    tidy = result.tidy.drop_duplicates("model").set_index("model")
+    assert tidy.loc["mockllm/m [safety-prompt]", "condition"] == "safety-prompt"
+    assert tidy.loc["mockllm/m [safety-prompt]", "base_model"] == "mockllm/m"
+    assert pd.isna(tidy.loc["mockllm/m", "condition"])
+
+
+def test_bad_arguments_are_input_errors(tmp_path: Path) -> None:
+    log = tmp_path / "a.eval"
+    write_eval_log(build_eval_log("mockllm/m", PROMPTS, LABELS, TEMPS, SEEDS), str(log))
+    for kwargs, message in [
+        ({"n_boot": 0}, "--bootstrap 0"),
+        ({"n_boot": -5}, "--bootstrap -5"),
+        ({"threshold": 1.5}, "--threshold"),
+        ({"consensus_min": 0}, "--consensus-min"),
+        ({"workers": 0}, "--workers"),
+        ({"group_by": ["nonexistent"]}, "--group-by 'nonexistent'"),
+    ]:
+        with pytest.raises(AnalysisInputError, match=message):
+            analyze([log], **kwargs)
+    with pytest.raises(AnalysisInputError, match="at least one"):
+        analyze()
+    result = analyze([log], n_boot=5)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(AnalysisInputError, match="existing file"):
+        result.write_tables(tmp_path / "file")
