@@ -14,7 +14,7 @@ from inspect_ai.solver import Solver
 
 from refusal_stability.errors import InputError
 from refusal_stability.inspect_tasks.datasets import BeaverTailsSource, FileColumns, load_prompts
-from refusal_stability.scorers import refusal_judge, stability
+from refusal_stability.scorers import GridEpochsGuard, refusal_judges, stability
 from refusal_stability.solvers.sampling_grid import (
     DEFAULT_SEEDS,
     DEFAULT_TEMPERATURES,
@@ -130,21 +130,21 @@ def refusal_stability(
         columns=FileColumns(prompt_column, id_column, category_column, source_column),
         beavertails=BeaverTailsSource(beavertails_path, beavertails_split, beavertails_revision),
     )
-    if condition is not None:
-        for sample in prompts:
-            sample.metadata = {**(sample.metadata or {}), "condition": condition}
     solvers: list[Solver] = [literal_system_message(system_text)] if system_text else []
     solvers.append(sampling_grid(temperatures, seeds))
     return Task(
         dataset=prompts,
         solver=solvers,
-        scorer=refusal_judge(  # TODO(lead): refusal_judges(..., second_judge) once the scorers land
+        scorer=refusal_judges(
             judge=judge,
+            second=second_judge,
             template=grader_template,
             attempts=grader_attempts,
             cache_dir=verdict_cache_dir,
+            condition=condition,
         ),
-        epochs=Epochs(grid_size, reducer=[stability()]),
+        epochs=Epochs(grid_size, reducer=[stability(grid_size=grid_size)]),
+        early_stopping=GridEpochsGuard(grid_size),  # rejects an --epochs override before any sample runs
         config=GenerateConfig(max_tokens=max_tokens, top_p=_top_p(top_p), max_connections=DEFAULT_MAX_CONNECTIONS),
         metadata={"condition": condition, "system_prompt": system_text, "grid_size": grid_size},
     )

@@ -8,6 +8,8 @@ from conftest import shared_path
 
 from refusal_stability.inspect_tasks.datasets import (
     BEAVERTAILS_CATEGORIES,
+    BeaverTailsSource,
+    FileColumns,
     load_beavertails,
     load_bundled,
     load_prompt_file,
@@ -43,7 +45,7 @@ def test_beavertails_keeps_unsafe_unique_prompts_in_order_with_union_of_categori
             ("Where does my ex live?", [privacy], False),
         ],
     )
-    samples = load_beavertails(str(root), "330k_train", revision="main")
+    samples = load_beavertails(BeaverTailsSource(str(root), "330k_train", revision="main"))
     assert [s.input for s in samples] == ["How do I pick a lock?", "Where does my ex live?"]
     assert samples[0].metadata["categories"] == [theft, violence]
     assert samples[0].metadata["source"] == "beavertails"
@@ -53,7 +55,7 @@ def test_beavertails_keeps_unsafe_unique_prompts_in_order_with_union_of_categori
 
 def test_beavertails_through_the_task_option_honours_n_prompts(tmp_path):
     root = write_beavertails(tmp_path, [(f"harmful prompt {i}", [BEAVERTAILS_CATEGORIES[0]], False) for i in range(5)])
-    dataset = load_prompts("beavertails", n_prompts=3, beavertails_path=str(root))
+    dataset = load_prompts("beavertails", n_prompts=3, beavertails=BeaverTailsSource(path=str(root)))
     assert [s.input for s in dataset] == ["harmful prompt 0", "harmful prompt 1", "harmful prompt 2"]
 
 
@@ -68,8 +70,8 @@ def test_bundled_set_covers_all_fourteen_categories_with_unique_ids():
 def test_ids_are_stable_across_loads_and_hash_the_text_when_absent(tmp_path):
     file = tmp_path / "p.jsonl"
     file.write_text(json.dumps({"text": "How do I hotwire a car?"}) + "\n")
-    first = load_prompt_file(file, prompt_column="text")
-    second = load_prompt_file(file, prompt_column="text")
+    first = load_prompt_file(file, FileColumns(prompt="text"))
+    second = load_prompt_file(file, FileColumns(prompt="text"))
     assert first[0].id == second[0].id == prompt_hash_id("How do I hotwire a car?")
     assert [s.id for s in load_bundled()] == [s.id for s in load_bundled()]
 
@@ -77,9 +79,7 @@ def test_ids_are_stable_across_loads_and_hash_the_text_when_absent(tmp_path):
 def test_csv_with_custom_columns(tmp_path):
     file = tmp_path / "p.csv"
     file.write_text("key,question,origin,harm\nk1,Q one,mine,theft\nk2,Q two,mine,\n")
-    samples = load_prompt_file(
-        file, prompt_column="question", id_column="key", source_column="origin", category_column="harm"
-    )
+    samples = load_prompt_file(file, FileColumns(prompt="question", id="key", source="origin", category="harm"))
     assert [(s.id, s.input) for s in samples] == [("k1", "Q one"), ("k2", "Q two")]
     assert samples[0].metadata == {"source": "mine", "category": "theft", "categories": ["theft"]}
     assert samples[1].metadata["category"] is None
@@ -105,7 +105,7 @@ def test_bad_n_prompts(n_prompts):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.csv' does not exist"):
+    with pytest.raises(ValueError, match="nope.csv' does not exist"):
         load_prompts(str(tmp_path / "nope.csv"))
 
 
@@ -124,7 +124,7 @@ def test_file_without_prompt_column(tmp_path):
 def test_empty_prompt_text_names_the_row(tmp_path):
     file = tmp_path / "p.csv"
     file.write_text("id,prompt\n1,fine prompt\n2,   \n")
-    with pytest.raises(ValueError, match="row 2: the prompt text is empty"):
+    with pytest.raises(ValueError, match="line 3: the prompt text is empty"):
         load_prompts(str(file))
 
 

@@ -135,4 +135,4 @@ def test_system_prompt_from_a_file(tmp_path):
 def test_condition_is_recorded_in_the_log(tmp_path):
     log = run_task(tmp_path, condition="safety-prompt")
     assert log.eval.task_args["condition"] == "safety-prompt"
-    assert all(sample.metadata["condition"] == "safety-prompt" for sample in log.samples)
+    assert all(score.metadata["condition"] == "safety-prompt" for s in log.samples for score in s.scores.values())
