@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -121,19 +122,18 @@ def _retry_hint(log_location: str) -> str:
     env = ""
     if vllm_cli_needs_shim():
         bin_dir = os.environ.get("PATH", "").split(os.pathsep)[0]
-        env = f'PATH="{bin_dir}:$PATH" VLLM_CPU_KVCACHE_SPACE={os.environ.get("VLLM_CPU_KVCACHE_SPACE", "2")} '
-    return f"{env}inspect eval-retry {log_location}"
+        kv_cache = shlex.quote(os.environ.get("VLLM_CPU_KVCACHE_SPACE", "2"))
+        env = f'PATH={shlex.quote(bin_dir)}:"$PATH" VLLM_CPU_KVCACHE_SPACE={kv_cache} '
+    return f"{env}inspect eval-retry {shlex.quote(log_location)}"
 
 
-def _analyze(log_path: str, args: argparse.Namespace) -> int:
-    from refusal_stability.analysis.cli import add_analyze_arguments, run_analyze
+def _analyze(log_path: str, args: argparse.Namespace) -> Path:
+    """Analyse the demo's log into ``args.out``; return the report path."""
+    from refusal_stability.analysis import analyze
 
-    parser = argparse.ArgumentParser(prog="refusal-stability analyze")
-    add_analyze_arguments(parser)
-    argv = [log_path, "--out", args.out]
-    if args.no_figures:
-        argv.append("--no-figures")
-    return run_analyze(parser.parse_args(argv))
+    result = analyze([log_path])
+    result.write_tables(args.out)
+    return result.write_report(args.out, figures=not args.no_figures)
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -197,21 +197,21 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"error: the eval did not finish ({error}); log: {log.location}", file=sys.stderr)
         print(f"resume it (finished samples are kept) with: {_retry_hint(log.location)}", file=sys.stderr)
         return 1
+    report: Path | None = None
     try:
-        rc = _analyze(log.location, args)
+        report = _analyze(log.location, args)
     except Exception as exc:  # noqa: BLE001 - the eval succeeded: keep its log, report the analysis failure
         print(
             f"error: the analysis failed ({type(exc).__name__}: {exc}); the eval log is complete, rerun with: "
-            f"refusal-stability analyze {log.location} --out {args.out}",
+            f"refusal-stability analyze {shlex.quote(log.location)} --out {shlex.quote(str(args.out))}",
             file=sys.stderr,
         )
-        rc = 1
     elapsed = time.monotonic() - started
     print(f"\nlog:    {log.location}")
-    if rc == 0:
-        print(f"report: {Path(args.out, 'report.html').resolve()}  (and report.md beside it)")
+    if report is not None:
+        print(f"report: {report.resolve()}  (and report.md beside it)")
     print(f"demo finished in {elapsed / 60:.1f} min", flush=True)
-    return rc
+    return 0 if report is not None else 1
 
 
 def main(argv: list[str] | None = None) -> int:

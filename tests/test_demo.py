@@ -15,3 +15,16 @@ def test_demo_defaults_run_the_solvers_full_grid() -> None:
     assert parse_seeds(args.seeds) == DEFAULT_SEEDS
     assert args.max_connections == DEFAULT_MAX_CONNECTIONS
     assert args.grader is None and args.model == demo.BUNDLED
+
+
+def test_retry_hint_is_shell_quoted(monkeypatch) -> None:
+    import shlex
+
+    from refusal_stability import vllm_cpu
+
+    monkeypatch.setattr(vllm_cpu, "vllm_cli_needs_shim", lambda: True)
+    monkeypatch.setenv("PATH", "/tmp/my bin:/usr/bin")
+    hint = demo._retry_hint("logs/it's a log.eval")
+    words = shlex.split(hint)
+    assert words[-2:] == ["eval-retry", "logs/it's a log.eval"]
+    assert words[0] == "PATH=/tmp/my bin:$PATH"
