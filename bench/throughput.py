@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -237,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
             str(args.max_num_batched_tokens),
         ]
         started = time.monotonic()
-        process, base_url = launch_vllm_server(model, log_path=Path(tmp, "vllm.log"), extra_args=flags)
+        process, base_url, api_key = launch_vllm_server(model, log_path=Path(tmp, "vllm.log"), extra_args=flags)
+        os.environ["VLLM_API_KEY"] = api_key  # Inspect's vllm provider sends it
         start_s = time.monotonic() - started
         print(f"vllm serve up in {start_s:.1f} s (not counted)", flush=True)
         try:

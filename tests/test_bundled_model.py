@@ -149,10 +149,18 @@ def test_no_launcher_when_regular_vllm(monkeypatch: pytest.MonkeyPatch, tmp_path
 
 def test_server_args(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(vllm_cpu, "is_vllm_cpu", lambda: True)
-    expected = {"enforce_eager": True, "max_model_len": 1024, "no_enable_chunked_prefill": True}
-    assert vllm_cpu.vllm_server_args(1024) == expected
+    expected = {
+        "host": "127.0.0.1",
+        "api_key": "k" * 20,
+        "enforce_eager": True,
+        "max_model_len": 1024,
+        "no_enable_chunked_prefill": True,
+    }
+    assert vllm_cpu.vllm_server_args(1024, api_key="k" * 20) == expected
     monkeypatch.setattr(vllm_cpu, "is_vllm_cpu", lambda: False)
-    assert vllm_cpu.vllm_server_args(None) == {"enforce_eager": True}
+    args = vllm_cpu.vllm_server_args(None)
+    assert args.pop("api_key") not in ("", "inspectai")
+    assert args == {"host": "127.0.0.1", "enforce_eager": True}
 
 
 def test_demo_defaults_run_the_full_grid() -> None:

