@@ -1,4 +1,8 @@
-"""``refusal-stability`` command line: ``analyze`` eval logs into a report, or run the embedded ``demo``."""
+"""``refusal-stability`` command line: ``analyze``, ``demo`` and ``probe``.
+
+``analyze`` turns eval logs into a report, ``demo`` runs the embedded study, ``probe`` checks a vLLM server for
+batch-dependent greedy output.
+"""
 
 import argparse
 import sys
@@ -9,6 +13,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with one sub-command per job."""
     from refusal_stability.analysis.cli import add_analyze_arguments
     from refusal_stability.demo import add_demo_arguments
+    from refusal_stability.probe import add_probe_arguments
 
     parser = argparse.ArgumentParser(
         prog="refusal-stability",
@@ -21,6 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_arguments(
         commands.add_parser("demo", help="run a real study of the bundled model on CPU vLLM, then the report")
     )
+    add_probe_arguments(
+        commands.add_parser(
+            "probe", help="does the model's greedy text depend on what else the vLLM server batches? (probe.json)"
+        )
+    )
     return parser
 
 
@@ -31,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from refusal_stability.analysis.cli import run_analyze
 
         return run_analyze(args)
+    if args.command == "probe":
+        from refusal_stability.probe import run_probe
+
+        return run_probe(args)
     from refusal_stability.demo import run_demo
 
     return run_demo(args)
