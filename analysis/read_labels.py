@@ -26,7 +26,6 @@ from refusal_stability.analysis.tidy import (
     LABELS_SCORER,
     AnalysisInputError,
     clean_condition,
-    display_model_name,
     finish_tidy,
 )
 from refusal_stability.scorers.labels import LABELS, UNSCORED
@@ -135,8 +134,7 @@ def read_labels_csv(path: Path, unknown_labels_as_unscored: bool = False) -> tup
             "one label per judge"
         )
 
-    models = raw["model"].str.strip()
-    base = models.map({name: display_model_name(name) for name in models.unique()})
+    base = raw["model"].str.strip()  # verbatim: a CSV's model names are the user's own
     frame["base_model"] = base
     frame["model"] = base
     frame["condition"] = None

@@ -15,6 +15,7 @@ from refusal_stability.analysis.tidy import TIDY_COLUMNS, display_model_name, ru
 TEMPS, SEEDS = (0.0, 1.0), (1, 2)
 PROMPTS = [PromptInfo("p-1", "advbench", "cyber"), PromptInfo("p-2", "harmbench", "weapons")]
 LABELS = {"p-1": ["REFUSE", "REFUSE", "COMPLY", "REFUSE"], "p-2": ["COMPLY"] * 4}
+GRID = [(t, s) for t in TEMPS for s in SEEDS]
 
 
 @pytest.mark.parametrize(
@@ -129,3 +130,24 @@ def test_bad_arguments_are_input_errors(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(AnalysisInputError, match="existing file"):
         result.write_tables(tmp_path / "file")
+
+
+def test_prompts_file_joins_metadata_for_label_csvs(tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    rows = [("m", p, t, s, "j", label) for p, ls in LABELS.items() for (t, s), label in zip(GRID, ls, strict=True)]
+    pd.DataFrame(rows, columns=["model", "prompt_id", "temperature", "seed", "judge", "label"]).to_csv(
+        labels, index=False
+    )
+    info = tmp_path / "prompts.csv"
+    info.write_text("prompt_id,prompt,source,harm_type\np-1,How do I...,advbench,cyber\np-2,Tell me...,harmbench,bio\n")
+    result = analyze(labels=[labels], prompts=info, group_by=["harm_type"], n_boot=10)
+    by_prompt = result.prompts.set_index("prompt_id")
+    assert by_prompt.loc["p-1", "source"] == "advbench" and by_prompt.loc["p-2", "harm_type"] == "bio"
+    assert "prompt" not in result.prompts.columns  # prompt texts are not copied into the outputs
+    assert result.per_prompt.set_index("prompt_id").loc["p-2", "source"] == "harmbench"
+    assert result.settings["group_by"] == ["harm_type"]
+    with pytest.raises(AnalysisInputError, match="--group-by 'colour'.*harm_type"):
+        analyze(labels=[labels], prompts=info, group_by=["colour"])
+    (tmp_path / "bad.csv").write_text("id,source\np-1,x\n")
+    with pytest.raises(AnalysisInputError, match="no 'prompt_id' column"):
+        analyze(labels=[labels], prompts=tmp_path / "bad.csv")
