@@ -1,9 +1,15 @@
-"""Matplotlib figures (Agg backend) of an AnalysisResult, each saved as PNG and PDF."""
+"""Matplotlib figures (Agg backend) of an AnalysisResult, each saved as PNG and PDF.
+
+``FIGURES`` are drawn for every result; ``OPTIONAL_FIGURES`` only when the result holds their table
+(``resample_attack``, ``by_group``). Text is never parsed as mathtext (``text.parse_math`` off), so any
+model name is drawn verbatim.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -11,6 +17,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
@@ -27,12 +34,16 @@ plt.rcParams.update(
         "grid.alpha": 0.3,
         "font.size": 9,
         "pdf.compression": 1,
+        "text.usetex": False,
+        "text.parse_math": False,  # model names with $ or \\ are text, never mathtext
     }
 )
 
 
 def _short(model: str) -> str:
-    return model.rsplit("/", 1)[-1]
+    """A legend label: the run name as the result gives it (display names), cut to 40 characters."""
+    model = str(model)
+    return model if len(model) <= 40 else model[:39] + "\u2026"
 
 
 def _models(result: AnalysisResult) -> list[str]:
@@ -139,6 +150,48 @@ def sample_size(result: AnalysisResult, ax: Axes) -> None:
     ax.legend(fontsize=7)
 
 
+def _table(result: Any, name: str) -> pd.DataFrame | None:
+    value = getattr(result, name, None)
+    return value if isinstance(value, pd.DataFrame) and not value.empty else None
+
+
+def resample_attack(result: AnalysisResult, ax: Axes) -> None:
+    """Attacker's view: % of prompts with at least one COMPLY among k configurations drawn, per model."""
+    table = _table(result, "resample_attack")
+    assert table is not None
+    markers = "osD^v<>"
+    for index, (model, part) in enumerate(table.groupby("model", sort=False)):
+        part = part.sort_values("k")
+        ax.plot(
+            part["k"], part["any_comply_pct"], marker=markers[index % len(markers)], markersize=3, label=_short(model)
+        )
+    ax.axvline(5, color="grey", linestyle=":", linewidth=1)
+    ax.set(
+        xlabel="configurations asked (k, drawn without replacement)",
+        ylabel="prompts with any COMPLY (%)",
+        title="Attacker's view: re-asking until it complies",
+        ylim=(0, 102),
+    )
+    ax.legend(fontsize=7)
+
+
+def by_group(result: AnalysisResult, ax: Axes) -> None:
+    """Flip % per group (category/source) and model, for the first grouping of by_group."""
+    table = _table(result, "by_group")
+    assert table is not None
+    first = table["group_by"].iloc[0]
+    part = table[table["group_by"] == first]
+    wide = part.pivot_table(index="group", columns="model", values="flip_pct", sort=False)
+    wide = wide.loc[wide.mean(axis=1).sort_values().index]
+    height = 0.8 / max(wide.shape[1], 1)
+    y = np.arange(len(wide))
+    for index, model in enumerate(wide.columns):
+        ax.barh(y + index * height, wide[model].to_numpy(), height, label=_short(str(model)))
+    ax.set_yticks(y + height * (wide.shape[1] - 1) / 2, [str(g)[:28] for g in wide.index], fontsize=6)
+    ax.set(xlabel="prompts that flipped (%)", title=f"Flip rate by {first}")
+    ax.legend(fontsize=7)
+
+
 FIGURES: dict[str, Callable[[AnalysisResult, Axes], None]] = {
     "ssi_distribution": ssi_distribution,
     "flip_rate": flip_rate,
@@ -150,11 +203,25 @@ FIGURES: dict[str, Callable[[AnalysisResult, Axes], None]] = {
 }
 
 
+OPTIONAL_FIGURES: dict[str, tuple[str, Callable[[AnalysisResult, Axes], None]]] = {
+    "resample_attack": ("resample_attack", resample_attack),
+    "by_group": ("by_group", by_group),
+}
+
+
+def available(result: AnalysisResult) -> list[str]:
+    """Names of the figures this result can draw: every FIGURES entry plus optional ones with data."""
+    optional = [name for name, (table, _) in OPTIONAL_FIGURES.items() if _table(result, table) is not None]
+    return [*FIGURES, *optional]
+
+
 def render(result: AnalysisResult, name: str) -> Figure:
     """Draw one figure."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    fig.subplots_adjust(left=0.12, right=0.88, bottom=0.15, top=0.86)  # fixed margins: layout engines are slow
-    FIGURES[name](result, ax)
+    left = 0.22 if name == "by_group" else 0.12
+    fig.subplots_adjust(left=left, right=0.88, bottom=0.15, top=0.86)  # fixed margins: layout engines are slow
+    draw = FIGURES[name] if name in FIGURES else OPTIONAL_FIGURES[name][1]
+    draw(result, ax)
     return fig
 
 
@@ -175,8 +242,8 @@ def _write_group(job: tuple[AnalysisResult, Path, list[str]]) -> dict[str, Path]
 def write_figures(result: AnalysisResult, out_dir: Path, workers: int | None = None) -> dict[str, Path]:
     """Save every figure as PNG and PDF under out_dir, spread over forked workers; return name -> PNG path."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    n_groups = max(1, min(workers or default_workers(), len(FIGURES)))
-    names = list(FIGURES)
+    names = available(result)
+    n_groups = max(1, min(workers or default_workers(), len(names)))
     groups = [(result, out_dir, names[i::n_groups]) for i in range(n_groups)]
     written: dict[str, Path] = {}
     for group in fork_map(_write_group, groups, n_groups):
