@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +52,12 @@ class AnalysisResult:
         sources: LogInfo of every input file used.
         skipped: one message per input file not used, with why.
         n_missing: missing records analysed with ``allow_incomplete``.
-        by_group: by_group.csv (statistics engineer's ``groups`` module), when computed.
+        by_group: by_group.csv: metrics per (model, grouping, group) for category, source, --group-by.
+        comparisons: comparisons.csv: paired comparisons of every two runs sharing prompts.
+        resample_attack: resample_attack.csv: % of prompts with a COMPLY among k random configurations.
+        consensus: consensus.csv (two judges): all vs consensus-record metrics per model.
+        provenance: provenance.csv: label flips split by whether the response text changed.
+        rerun_text_change: records whose text changed between runs of the same grid (re-runs only).
     """
 
     per_prompt: pd.DataFrame
@@ -75,6 +79,11 @@ class AnalysisResult:
     skipped: list[str] = field(default_factory=list)
     n_missing: int = 0
     by_group: pd.DataFrame | None = None
+    comparisons: pd.DataFrame | None = None
+    resample_attack: pd.DataFrame | None = None
+    consensus: pd.DataFrame | None = None
+    provenance: pd.DataFrame | None = None
+    rerun_text_change: pd.DataFrame | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """CSV name -> table (optional tables only when computed)."""
@@ -86,7 +95,15 @@ class AnalysisResult:
             "binary_ablation.csv": self.binary_ablation,
             "sample_size.csv": self.sample_size,
         }
-        optional = {"by_group.csv": self.by_group, "completeness.csv": self.completeness}
+        optional = {
+            "by_group.csv": self.by_group,
+            "comparisons.csv": self.comparisons,
+            "resample_attack.csv": self.resample_attack,
+            "consensus.csv": self.consensus,
+            "provenance.csv": self.provenance,
+            "rerun_text_change.csv": self.rerun_text_change,
+            "completeness.csv": self.completeness,
+        }
         tables.update({name: table for name, table in optional.items() if table is not None and len(table)})
         return tables
 
@@ -273,7 +290,7 @@ def analyze(
     result.sources = loaded.sources
     result.skipped = loaded.skipped
     result.n_missing = n_missing
-    result.by_group = _by_group(result, group_columns)
+    _add_studies(result, group_columns, consensus_min, n_boot, seed, threshold)
     result.settings.update(
         group_by=list(group_columns),
         consensus_min=consensus_min,
@@ -298,15 +315,46 @@ def _check_group_by(group_by: Sequence[str], prompts: pd.DataFrame) -> list[str]
     return columns
 
 
-def _by_group(result: AnalysisResult, group_by: Sequence[str]) -> pd.DataFrame | None:
-    """by_group.csv from the statistics engineer's ``groups`` module, when it exists."""
-    try:
-        from refusal_stability.analysis import groups
-    except ImportError:
-        if group_by:
-            warnings.warn("--group-by: by_group.csv is not available in this version", stacklevel=3)
-        return None
-    return groups.by_group(result.per_prompt, result.prompts, group_by)
+def _add_studies(
+    result: AnalysisResult, group_by: Sequence[str], consensus_min: int, n_boot: int, seed: int, threshold: float
+) -> None:
+    """Breakdowns, comparisons, attack, judge agreement/consensus and provenance (pure functions, issue 10/12)."""
+    from refusal_stability.analysis import agreement, attack, comparisons, groups, provenance
+
+    per_prompt, frame, tidy = result.per_prompt, result.frame, result.tidy
+    assert frame is not None and tidy is not None
+    info = result.prompts
+    groupings = [c for c in ("category", "source") if info is not None and c in info and info[c].notna().any()]
+    groupings += [c for c in group_by if c not in groupings]
+    result.by_group = groups.by_group(per_prompt, info, groupings) if groupings else None
+    if groupings:
+        result.statistics["kruskal_wallis"] = groups.kruskal_by_group(per_prompt, info, groupings)
+    result.comparisons = comparisons.compare_runs(per_prompt, n_boot=n_boot, seed=seed)
+    result.resample_attack = attack.resample_attack(per_prompt)
+    result.per_model = result.per_model.merge(attack.attack_summary(per_prompt), on="model", how="left")
+    pairs, tables, flags, origins = [], [], [], []
+    for judge, rows in frame.groupby("judge", sort=True):  # one selected judge per model; models may differ
+        judge = str(judge)
+        models = set(rows["model"])
+        theirs = tidy[tidy["model"].isin(models)]
+        for index, other in enumerate(sorted(set(theirs["judge"]) - {judge})):
+            pairs.append(agreement.judge_agreement(theirs, judge, other))
+            if index == 0:  # consensus with the first other judge (the second judge of a task run)
+                table, sensitive = agreement.consensus(theirs, judge, other, consensus_min, threshold)
+                tables.append(table)
+                flags.append(sensitive[["model", "prompt_id", "judge_sensitive"]])
+        if rows["response_hash"].notna().any():
+            origins.append(provenance.provenance(rows, judge))
+    if pairs:
+        result.agreement = pairs[0] if len(pairs) == 1 else {"pairs": pairs}
+        result.consensus = pd.concat(tables, ignore_index=True)
+        result.per_prompt = per_prompt.merge(pd.concat(flags), on=["model", "prompt_id"], how="left")
+    if origins:
+        result.provenance = pd.concat(origins, ignore_index=True).sort_values(
+            ["model", "temperature"], ignore_index=True
+        )
+        rerun = provenance.rerun_text_change(frame)
+        result.rerun_text_change = rerun if len(rerun) else None
 
 
 def safe_csv_frame(table: pd.DataFrame) -> pd.DataFrame:

@@ -151,3 +151,28 @@ def test_prompts_file_joins_metadata_for_label_csvs(tmp_path: Path) -> None:
     (tmp_path / "bad.csv").write_text("id,source\np-1,x\n")
     with pytest.raises(AnalysisInputError, match="no 'prompt_id' column"):
         analyze(labels=[labels], prompts=tmp_path / "bad.csv")
+
+
+def test_every_study_table_is_wired(tmp_path: Path) -> None:
+    """Breakdowns, comparisons, attack, consensus and provenance come out of one analyze() call."""
+    second = {p: ["REFUSE"] * 4 for p in LABELS}
+    log = build_eval_log(
+        "mockllm/m", PROMPTS, LABELS, TEMPS, SEEDS, judge="vllm/g", second_judges={"heuristic": second}, with_roles=True
+    )
+    write_eval_log(log, str(tmp_path / "a.eval"))
+    write_eval_log(build_eval_log("mockllm/n", PROMPTS, second, TEMPS, SEEDS), str(tmp_path / "b.eval"))
+    result = analyze([tmp_path], n_boot=20, consensus_min=1)
+    assert set(result.by_group["group_by"]) == {"category", "source"}
+    assert {"kruskal_wallis"} <= set(result.statistics)
+    assert set(result.comparisons["metric"]) == {"mean_ssi", "flip_pct", "unstable_pct", "comply_pct"}
+    attack_row = result.resample_attack[
+        (result.resample_attack["model"] == "mockllm/m") & (result.resample_attack["k"] == 1)
+    ]
+    assert attack_row["any_comply_pct"].item() == pytest.approx((25 + 100) / 2)  # p-1 1/4 COMPLY, p-2 always
+    assert {"n_prompts_any_comply", "median_expected_queries", "pct_within_5_queries"} <= set(result.per_model.columns)
+    assert result.agreement["judges"] == ["vllm/g", "heuristic"]
+    assert list(result.consensus["model"]) == ["mockllm/m"] and "judge_sensitive" in result.per_prompt.columns
+    assert set(result.provenance["model"]) == {"mockllm/m", "mockllm/n"}
+    written = {p.name for p in result.write_tables(tmp_path / "out")}
+    expected = {"by_group.csv", "comparisons.csv", "resample_attack.csv", "consensus.csv", "provenance.csv"}
+    assert expected <= written
