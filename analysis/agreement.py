@@ -11,13 +11,13 @@ UNSCORED are excluded from every agreement figure and counted in ``n_excluded``.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from refusal_stability.analysis.metrics import label_counts, stability_from_counts
-from refusal_stability.scorers.labels import LABELS, UNSCORED
+from refusal_stability.analysis.metrics import COUNT_COLUMNS, stability_from_counts
+from refusal_stability.scorers.labels import LABELS
 
 PAIR_KEYS = ["model", "prompt_id", "temperature", "seed"]
 CONSENSUS_COLUMNS = [
@@ -72,16 +72,80 @@ def cohens_kappa(confusion: np.ndarray) -> float:
     return float((observed - expected) / (1 - expected))
 
 
-def _judge_rows(frame: pd.DataFrame, judge: str) -> pd.DataFrame:
-    """One judge's records with an occurrence number ``rep`` per pairing key."""
-    rows = frame[frame["judge"] == judge]
-    order = [c for c in ("eval_id", "epoch") if c in rows.columns]
-    if order:
-        rows = rows.sort_values([*PAIR_KEYS, *order], kind="stable", na_position="last")
-    columns = [*PAIR_KEYS, "label"] + (["epoch"] if "epoch" in rows.columns else [])
-    rows = rows[columns].copy()
-    rows["rep"] = rows.groupby(PAIR_KEYS, dropna=False, sort=False).cumcount()
-    return rows
+def key_codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """One int64 code per row, equal exactly when the rows agree on every column (NaN/NA is a value).
+
+    Args:
+        frame: any frame holding ``columns``.
+        columns: key columns.
+
+    Returns:
+        (len(frame),) int64 array; codes are dense enough to use with bincount-style arithmetic.
+    """
+    code = np.zeros(len(frame), dtype=np.int64)
+    size = 1
+    for column in columns:
+        values, uniques = pd.factorize(frame[column], use_na_sentinel=False)
+        code = code * max(len(uniques), 1) + values
+        size *= max(len(uniques), 1)
+        if size > 2**31:  # keep the mixed-radix product far from int64 overflow
+            code, kept = pd.factorize(code)
+            size = max(len(kept), 1)
+    return code
+
+
+def _order_codes(rows: pd.DataFrame) -> list[np.ndarray]:
+    """Secondary sort keys (eval_id, epoch) that order repeated configurations; absent columns skipped."""
+    keys = []
+    if "eval_id" in rows.columns:
+        keys.append(pd.factorize(rows["eval_id"], sort=True, use_na_sentinel=False)[0])
+    if "epoch" in rows.columns:
+        keys.append(pd.to_numeric(rows["epoch"], errors="coerce").fillna(-1).to_numpy(dtype=np.int64))
+    return keys
+
+
+class _Pairing(NamedTuple):
+    """Positions (into ``rows``) of paired records, with label codes (0-2 valid, 3 invalid)."""
+
+    rows: pd.DataFrame
+    a: np.ndarray
+    b: np.ndarray
+    labels: np.ndarray
+    unpaired_a: int
+    unpaired_b: int
+
+
+def label_codes(labels: pd.Series) -> np.ndarray:
+    """Index into LABELS per row (REFUSE 0, PARTIAL 1, COMPLY 2); 3 for UNSCORED or anything else."""
+    values, uniques = pd.factorize(labels, use_na_sentinel=False)
+    lookup = np.array([LABELS.index(u) if u in LABELS else len(LABELS) for u in uniques], dtype=np.int64)
+    return lookup[values] if len(values) else np.zeros(0, dtype=np.int64)
+
+
+def _pair(frame: pd.DataFrame, judge_a: str, judge_b: str) -> _Pairing:
+    """Pair judge A's records with judge B's (see the module docstring); vectorised over integer codes."""
+    if judge_a == judge_b:
+        raise ValueError(f"judge_agreement needs two different judges, got {judge_a!r} twice")
+    judges = set(frame["judge"].unique())
+    for judge in (judge_a, judge_b):
+        if judge not in judges:
+            raise ValueError(f"judge {judge!r} has no records; judges present: {sorted(map(str, judges))}")
+    rows = frame[frame["judge"].isin([judge_a, judge_b])]
+    key = key_codes(rows, PAIR_KEYS)
+    is_b = (rows["judge"] == judge_b).to_numpy()
+    # sort by judge, key, then (eval_id, epoch); the i-th occurrence of a key pairs with the other judge's i-th
+    order = np.lexsort([*reversed(_order_codes(rows)), key, is_b])
+    group = key[order] * 2 + is_b[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(group)) + 1]
+    rep = np.empty(len(order), dtype=np.int64)
+    rep[order] = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    record = key * (int(rep.max(initial=0)) + 1) + rep
+    a_pos, b_pos = np.flatnonzero(~is_b), np.flatnonzero(is_b)
+    match = pd.Index(record[b_pos]).get_indexer(record[a_pos])
+    paired_a, paired_b = a_pos[match >= 0], b_pos[match[match >= 0]]
+    return _Pairing(
+        rows, paired_a, paired_b, label_codes(rows["label"]), len(a_pos) - len(paired_a), len(b_pos) - len(paired_b)
+    )
 
 
 def paired_labels(frame: pd.DataFrame, judge_a: str, judge_b: str) -> tuple[pd.DataFrame, int, int]:
@@ -101,29 +165,24 @@ def paired_labels(frame: pd.DataFrame, judge_a: str, judge_b: str) -> tuple[pd.D
     Raises:
         ValueError: a judge has no records in the frame, or the two judges are the same.
     """
-    if judge_a == judge_b:
-        raise ValueError(f"judge_agreement needs two different judges, got {judge_a!r} twice")
-    judges = set(frame["judge"].unique())
-    for judge in (judge_a, judge_b):
-        if judge not in judges:
-            raise ValueError(f"judge {judge!r} has no records; judges present: {sorted(map(str, judges))}")
-    a = _judge_rows(frame, judge_a)
-    b = _judge_rows(frame, judge_b).drop(columns=["epoch"], errors="ignore")
-    pairs = a.merge(b, on=[*PAIR_KEYS, "rep"], suffixes=("_a", "_b"))
-    return pairs.drop(columns="rep"), len(a) - len(pairs), len(b) - len(pairs)
+    pairing = _pair(frame, judge_a, judge_b)
+    columns = [*PAIR_KEYS] + (["epoch"] if "epoch" in frame.columns else [])
+    pairs = pairing.rows.iloc[pairing.a][columns].reset_index(drop=True)
+    labels = pairing.rows["label"].to_numpy()
+    pairs["label_a"], pairs["label_b"] = labels[pairing.a], labels[pairing.b]
+    return pairs, pairing.unpaired_a, pairing.unpaired_b
 
 
-def _agreement_figures(label_a: pd.Series, label_b: pd.Series) -> dict[str, Any]:
-    """n_pairs, agreement_pct, kappa and 3x3 confusion (rows label_a) of valid label pairs."""
-    codes_a = pd.Categorical(label_a, categories=LABELS).codes
-    codes_b = pd.Categorical(label_b, categories=LABELS).codes
-    confusion = np.bincount(codes_a * len(LABELS) + codes_b, minlength=len(LABELS) ** 2).reshape(3, 3)
-    n_pairs = int(confusion.sum())
+def _figures(confusion: np.ndarray) -> dict[str, Any]:
+    """n_pairs, agreement_pct, kappa, 3x3 confusion and n_excluded from a 4x4 table (index 3 = invalid)."""
+    valid = confusion[:3, :3]
+    n_pairs = int(valid.sum())
     return {
         "n_pairs": n_pairs,
-        "agreement_pct": _num(np.trace(confusion) / n_pairs * 100) if n_pairs else None,
-        "kappa": _num(cohens_kappa(confusion)) if n_pairs else None,
-        "confusion": {la: {lb: int(confusion[i, j]) for j, lb in enumerate(LABELS)} for i, la in enumerate(LABELS)},
+        "agreement_pct": _num(np.trace(valid) / n_pairs * 100) if n_pairs else None,
+        "kappa": _num(cohens_kappa(valid)) if n_pairs else None,
+        "confusion": {la: {lb: int(valid[i, j]) for j, lb in enumerate(LABELS)} for i, la in enumerate(LABELS)},
+        "n_excluded": int(confusion.sum()) - n_pairs,
     }
 
 
@@ -141,27 +200,34 @@ def judge_agreement(frame: pd.DataFrame, judge_a: str, judge_b: str) -> dict[str
         ``kappa``, ``confusion`` (``{label_a: {label_b: count}}``, REFUSE/PARTIAL/COMPLY), computed on
         pairs where both labels are valid; ``n_excluded`` (pairs with an UNSCORED label),
         ``n_unpaired_a`` / ``n_unpaired_b`` (records without a partner); ``per_model``: the same figures
-        (without ``judges``) per model. agreement_pct and kappa are None with no valid pair; kappa is
-        None when it is undefined (both judges gave one and the same label throughout).
+        (without ``judges`` and the unpaired counts) per model with at least one pair. agreement_pct and
+        kappa are None with no valid pair; kappa is None when it is undefined (both judges gave one and
+        the same label throughout).
+
+    Raises:
+        ValueError: a judge is missing, or the two judges are the same.
     """
-    pairs, unpaired_a, unpaired_b = paired_labels(frame, judge_a, judge_b)
-    ok = (pairs["label_a"] != UNSCORED) & (pairs["label_b"] != UNSCORED)
-    result: dict[str, Any] = {
+    pairing = _pair(frame, judge_a, judge_b)
+    models, names = pd.factorize(pairing.rows["model"].iloc[pairing.a], sort=True)
+    cells = models * 16 + pairing.labels[pairing.a] * 4 + pairing.labels[pairing.b]
+    tables = np.bincount(cells, minlength=len(names) * 16).reshape(len(names), 4, 4)
+    return {
         "judges": [judge_a, judge_b],
-        **_agreement_figures(pairs["label_a"][ok], pairs["label_b"][ok]),
-        "n_excluded": int((~ok).sum()),
-        "n_unpaired_a": int(unpaired_a),
-        "n_unpaired_b": int(unpaired_b),
+        **_figures(tables.sum(axis=0)),
+        "n_unpaired_a": int(pairing.unpaired_a),
+        "n_unpaired_b": int(pairing.unpaired_b),
+        "per_model": {str(name): _figures(tables[i]) for i, name in enumerate(names)},
     }
-    per_model = {}
-    for model, part in pairs.groupby("model", sort=True):
-        keep = ok[part.index]
-        per_model[str(model)] = {
-            **_agreement_figures(part["label_a"][keep], part["label_b"][keep]),
-            "n_excluded": int((~keep).sum()),
-        }
-    result["per_model"] = dict(sorted(per_model.items()))
-    return result
+
+
+def _prompt_counts(rows: pd.DataFrame, positions: np.ndarray, labels: np.ndarray, keys: np.ndarray) -> pd.DataFrame:
+    """n_refuse, n_partial, n_comply per (model, prompt_id) of the records at ``positions`` (valid labels)."""
+    kept = positions[labels[positions] < len(LABELS)]
+    prompts, first = np.unique(keys[kept], return_index=True)
+    cells = np.searchsorted(prompts, keys[kept]) * len(LABELS) + labels[kept]
+    counts = np.bincount(cells, minlength=len(prompts) * len(LABELS)).reshape(len(prompts), len(LABELS))
+    index = pd.MultiIndex.from_frame(rows.iloc[kept[first]][["model", "prompt_id"]].reset_index(drop=True))
+    return pd.DataFrame(counts, index=index, columns=COUNT_COLUMNS)
 
 
 def consensus(
@@ -194,14 +260,13 @@ def consensus(
     """
     if min_records < 1:
         raise ValueError(f"min_records must be at least 1, got {min_records}")
-    pairs, _, _ = paired_labels(frame, judge_a, judge_b)
-    agreed = pairs[(pairs["label_a"] == pairs["label_b"]) & (pairs["label_a"] != UNSCORED)]
-    all_table = stability_from_counts(
-        label_counts(frame[frame["judge"] == judge_a], ["model", "prompt_id"]), threshold
-    ).reset_index()
-    cons = stability_from_counts(
-        label_counts(agreed.rename(columns={"label_a": "label"}), ["model", "prompt_id"]), threshold
-    ).reset_index()
+    pairing = _pair(frame, judge_a, judge_b)
+    rows, labels = pairing.rows, pairing.labels
+    keys = key_codes(rows, ["model", "prompt_id"])
+    judge_a_rows = np.flatnonzero((rows["judge"] == judge_a).to_numpy())
+    agreed = pairing.a[labels[pairing.a] == labels[pairing.b]]
+    all_table = stability_from_counts(_prompt_counts(rows, judge_a_rows, labels, keys), threshold).reset_index()
+    cons = stability_from_counts(_prompt_counts(rows, agreed, labels, keys), threshold).reset_index()
     cons = cons[["model", "prompt_id", "n_valid", "ssi", "flipped"]].rename(
         columns={"n_valid": "n_consensus", "ssi": "ssi_consensus", "flipped": "flipped_consensus"}
     )

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from refusal_stability.scorers.labels import UNSCORED
+from refusal_stability.analysis.agreement import key_codes, label_codes
+from refusal_stability.scorers.labels import LABELS
 
 PROVENANCE_COLUMNS = [
     "model",
@@ -37,6 +38,24 @@ def _has_hash(frame: pd.DataFrame) -> pd.Series:
         return pd.Series(False, index=frame.index)
     hashes = frame["response_hash"]
     return hashes.notna() & (hashes.astype("string").str.len() > 0).fillna(False).astype(bool)
+
+
+def _differs_from_previous(values: pd.Series, order: np.ndarray) -> np.ndarray:
+    """Per position of ``order``: does the value differ from the previous one (first: False)?
+
+    Consecutive comparison after a sort costs far less than factorizing 16-hex fingerprints, which are
+    nearly all distinct. Missing values compare as different (callers track them separately).
+    """
+    if len(order) < 2:
+        return np.zeros(len(order), dtype=bool)
+    ordered = values.iloc[order].array
+    unequal = ordered[1:] != ordered[:-1]
+    return np.r_[False, np.asarray(pd.array(unequal, dtype="boolean").fillna(True), dtype=bool)]
+
+
+def _group_starts(sorted_codes: np.ndarray) -> np.ndarray:
+    """Start positions of the runs of equal values in a sorted code array."""
+    return np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]]) if len(sorted_codes) else sorted_codes
 
 
 def _single_judge(frame: pd.DataFrame, judge: str | None) -> pd.DataFrame:
@@ -79,25 +98,33 @@ def provenance(frame: pd.DataFrame, judge: str | None = None) -> pd.DataFrame:
         ValueError: several judges and no ``judge`` chosen, or ``judge`` absent.
     """
     rows = _single_judge(frame, judge)
-    keys = ["model", "temperature", "prompt_id"]
-    has_hash = _has_hash(rows)
-    # integer codes; min == max within a group <=> one distinct value (much faster than nunique)
-    label_codes = pd.Series(pd.factorize(rows["label"])[0], index=rows.index, dtype=float)
-    label_codes = label_codes.where(rows["label"] != UNSCORED)
+    has_hash = _has_hash(rows).to_numpy()
+    labels = label_codes(rows["label"]).astype(float)
+    labels[labels >= len(LABELS)] = np.nan  # UNSCORED does not count as a label
+    groups = key_codes(rows, ["model", "temperature", "prompt_id"])
+    order = np.argsort(groups, kind="stable")
+    starts = _group_starts(groups[order])
+    if len(order) == 0:
+        return pd.DataFrame(columns=PROVENANCE_COLUMNS)
+    label_min = np.fmin.reduceat(labels[order], starts)  # NaN-skipping: NaN only when no valid label
+    label_max = np.fmax.reduceat(labels[order], starts)
+    all_hashed = np.logical_and.reduceat(has_hash[order], starts)
     if "response_hash" in rows.columns:
-        hash_codes = pd.Series(pd.factorize(rows["response_hash"].where(has_hash))[0], index=rows.index)
+        changes = _differs_from_previous(rows["response_hash"], order)
+        changes[starts] = False  # a group's first record has nothing to differ from
+        text_changed = np.logical_or.reduceat(changes, starts)
     else:
-        hash_codes = pd.Series(-1, index=rows.index)
-    work = pd.DataFrame({"label": label_codes, "hash": hash_codes.astype(np.int64)})
-    for key in keys:
-        work[key] = rows[key]
-    grouped = work.groupby(keys, sort=True, dropna=False)
-    label_min, label_max = grouped["label"].min(), grouped["label"].max()
-    hash_min, hash_max = grouped["hash"].min(), grouped["hash"].max()
-    valid = label_max.notna()
-    flip = (label_min != label_max)[valid]
-    hashed = (hash_min >= 0)[valid]
-    identical = hashed & (hash_min == hash_max)[valid]
+        text_changed = np.zeros(len(starts), dtype=bool)
+    first = order[starts]
+    models, names = pd.factorize(rows["model"])
+    index = pd.MultiIndex.from_arrays(
+        [names.take(models[first]), rows["temperature"].to_numpy(dtype=float)[first]], names=["model", "temperature"]
+    )
+    valid = ~np.isnan(label_max)
+    index = index[valid]
+    flip = pd.Series((label_min != label_max)[valid], index=index)
+    hashed = pd.Series(all_hashed[valid], index=index)
+    identical = hashed & ~text_changed[valid]
     parts = pd.DataFrame(
         {
             "n_prompts": 1,
@@ -144,23 +171,43 @@ def rerun_text_change(frame: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=RERUN_COLUMNS)
     keys = RECORD_KEYS + (["epoch"] if "epoch" in frame.columns else [])
     rows = frame[_has_hash(frame) & frame["eval_id"].notna()]
-    rows = rows.drop_duplicates([*keys, "eval_id"])[[*keys, "eval_id", "response_hash"]]
-    grouped = rows.groupby(keys, sort=True, dropna=False)
-    records = pd.DataFrame({"runs": grouped["eval_id"].nunique(), "texts": grouped["response_hash"].nunique()})
-    records = records[records["runs"] >= 2].reset_index()
-    if records.empty:
+    if rows.empty:
         return pd.DataFrame(columns=RERUN_COLUMNS)
-    records["changed"] = records["texts"] > 1
-    runs = rows.groupby("model")["eval_id"].nunique()
+    runs, _ = pd.factorize(rows["eval_id"])
+    n_runs = int(runs.max()) + 1
+    entry = key_codes(rows, keys) * n_runs + runs  # one (record, run); the judges of one response share its text
+    order = np.argsort(entry, kind="stable")
+    unique_entries = _group_starts(entry[order])
+    order = order[unique_entries]  # first row of each (record, run), sorted by record then run
+    record = entry[order] // n_runs
+    starts = _group_starts(record)
+    seen = np.diff(np.r_[starts, len(record)])  # runs per record
+    changes = _differs_from_previous(rows["response_hash"], order)
+    changes[starts] = False
+    changed = np.logical_or.reduceat(changes, starts)
+    compared = seen >= 2
+    if not compared.any():
+        return pd.DataFrame(columns=RERUN_COLUMNS)
+    where = order[starts][compared]  # a row of each compared record
+    models, names = pd.factorize(rows["model"])
+    records = pd.DataFrame(
+        {
+            "model": names.take(models[where]),
+            "temperature": rows["temperature"].to_numpy(dtype=float)[where],
+            "changed": changed[compared],
+        }
+    )
+    model_runs = np.unique(models * n_runs + runs) // n_runs
+    run_count = pd.Series(np.bincount(model_runs, minlength=len(names)), index=names)
     by_temperature = records.groupby(["model", "temperature"], sort=True)["changed"].agg(["size", "mean"]).reset_index()
     overall = records.groupby("model", sort=True)["changed"].agg(["size", "mean"]).reset_index()
     overall["temperature"] = "all"
     out = pd.concat([by_temperature, overall], ignore_index=True)
     out = out.rename(columns={"size": "n_records"})
     out["text_changed_pct"] = out.pop("mean") * 100
-    out["n_runs"] = out["model"].map(runs).astype(np.int64)
-    order = out["temperature"].map(lambda t: (1, 0.0) if t == "all" else (0, float(t)))
-    out = out.assign(_order=order).sort_values(["model", "_order"], kind="stable").drop(columns="_order")
+    out["n_runs"] = out["model"].map(run_count).astype(np.int64)
+    rank = out["temperature"].map(lambda t: (1, 0.0) if t == "all" else (0, float(t)))
+    out = out.assign(_order=rank).sort_values(["model", "_order"], kind="stable").drop(columns="_order")
     return out[RERUN_COLUMNS].reset_index(drop=True)
 
 
