@@ -10,8 +10,17 @@ same (temperature, seed) grid and max_tokens, both on the same machine:
              ``vllm serve`` of the same model started beforehand (``--model-base-url``); server start and
              a one-sample warm-up eval excluded, Inspect's whole eval (solver, scorer, logging) included.
 
-Generated tokens/s = completion tokens / wall seconds. The last line is exactly
-``raw_tok_s=<float> inspect_tok_s=<float> ratio=<float>`` (ratio = inspect / raw).
+Generated tokens/s = completion tokens / wall seconds.
+
+Second-judge overhead (issue 10, target <= 3 %): with ``-T judge=model`` the offline heuristic also labels every
+record. Its cost is the time the heuristic takes to label the same responses (those of the best (b) run, each
+with its prompt; median of 5 passes) as a share of that run's study wall time.
+
+The grid, the temperatures/seeds and ``max_connections`` default to the task's own defaults
+(``refusal_stability.solvers.sampling_grid``, ``refusal_stability.inspect_tasks.refusal_stability``). The
+server listens on 127.0.0.1 with a random API key. The last line is exactly
+``raw_tok_s=<float> inspect_tok_s=<float> ratio=<float> second_judge_overhead_pct=<float>``
+(ratio = inspect / raw).
 
 Usage:
     python bench/throughput.py                       # 8 prompts x 4 temperatures x 5 seeds, 64 tokens
@@ -22,7 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,17 +39,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-DEFAULT_TEMPERATURES = "0.0,0.3,0.7,1.0"
-DEFAULT_SEEDS = "42,43,44,45,46"
+from refusal_stability.inspect_tasks.refusal_stability import DEFAULT_MAX_CONNECTIONS
+from refusal_stability.solvers.sampling_grid import DEFAULT_SEEDS, DEFAULT_TEMPERATURES
+
 RAW_MARKER = "RAW_RESULT "
+JUDGE_PASSES = 5
 
 
 def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="HF model dir or id (default: the bundled model)")
     parser.add_argument("--n-prompts", type=int, default=8, help="bundled prompts (default 8)")
-    parser.add_argument("--temperatures", default=DEFAULT_TEMPERATURES)
-    parser.add_argument("--seeds", default=DEFAULT_SEEDS)
+    parser.add_argument("--temperatures", default=",".join(map(str, DEFAULT_TEMPERATURES)))
+    parser.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)))
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--max-model-len", type=int, default=2048)
     parser.add_argument(
@@ -59,9 +70,9 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--max-connections",
         type=int,
         nargs="+",
-        default=[256],
+        default=[DEFAULT_MAX_CONNECTIONS],
         help="Inspect max_connections value(s); 0 = Inspect's default (adaptive concurrency); "
-        "several values run a sweep (default 256)",
+        f"several values run a sweep (default: the task's {DEFAULT_MAX_CONNECTIONS})",
     )
     parser.add_argument(
         "--eager",
@@ -130,7 +141,13 @@ def run_raw(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_inspect(
-    args: argparse.Namespace, base_url: str, model: str, max_connections: int, log_dir: str, warmup: bool = False
+    args: argparse.Namespace,
+    base_url: str,
+    api_key: str,
+    model: str,
+    max_connections: int,
+    log_dir: str,
+    warmup: bool = False,
 ) -> dict[str, Any]:
     """(b) the refusal-stability task against the running server (``warmup``: one short sample)."""
     from inspect_ai import eval as inspect_eval
@@ -153,19 +170,40 @@ def run_inspect(
         )
     started = time.monotonic()
     limits = {"max_connections": max_connections} if max_connections > 0 else {}
-    log = inspect_eval(task, model=f"vllm/{model}", model_base_url=base_url, log_dir=log_dir, display="none", **limits)[
-        0
-    ]
+    log = inspect_eval(
+        task,
+        model=f"vllm/{model}",
+        model_base_url=base_url,
+        model_args={"api_key": api_key},
+        log_dir=log_dir,
+        display="none",
+        **limits,
+    )[0]
     wall = time.monotonic() - started
     if log.status != "success":
         raise RuntimeError(f"inspect eval failed: {log.error}")
     usage = next(iter(log.stats.model_usage.values()))
+    responses = [(sample.output.completion, str(sample.input)) for sample in log.samples or []]
     return {
         "requests": len(log.samples or []),
         "tokens": usage.output_tokens,
         "seconds": wall,
         "max_connections": max_connections,
+        "responses": responses,
     }
+
+
+def second_judge_seconds(responses: list[tuple[str, str]], passes: int = JUDGE_PASSES) -> float:
+    """Median wall seconds for the offline heuristic to label every ``(response, prompt)`` once."""
+    from refusal_stability.scorers.heuristic import classify
+
+    times = []
+    for _ in range(passes):
+        started = time.perf_counter()
+        for response, prompt in responses:
+            classify(response, prompt)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,16 +276,16 @@ def main(argv: list[str] | None = None) -> int:
             str(args.max_num_batched_tokens),
         ]
         started = time.monotonic()
+        # 127.0.0.1 and a random key; Inspect's vllm provider sends the key (model_args api_key)
         process, base_url, api_key = launch_vllm_server(model, log_path=Path(tmp, "vllm.log"), extra_args=flags)
-        os.environ["VLLM_API_KEY"] = api_key  # Inspect's vllm provider sends it
         start_s = time.monotonic() - started
         print(f"vllm serve up in {start_s:.1f} s (not counted)", flush=True)
         try:
             # warm-up (one short sample), as for (a): Inspect's first eval in a process pays one-time costs
-            run_inspect(args, base_url, model, 1, str(Path(tmp, "warmup")), warmup=True)
+            run_inspect(args, base_url, api_key, model, 1, str(Path(tmp, "warmup")), warmup=True)
             results = []
             for max_connections in args.max_connections:
-                result = run_inspect(args, base_url, model, max_connections, str(Path(tmp, "logs")))
+                result = run_inspect(args, base_url, api_key, model, max_connections, str(Path(tmp, "logs")))
                 results.append(result)
                 label = max_connections if max_connections > 0 else "adaptive (Inspect default)"
                 print(
@@ -261,7 +299,17 @@ def main(argv: list[str] | None = None) -> int:
     inspect_tok_s = best["tokens"] / best["seconds"]
     if len(results) > 1:
         print(f"best max_connections={best['max_connections']}")
-    print(f"raw_tok_s={raw_tok_s:.2f} inspect_tok_s={inspect_tok_s:.2f} ratio={inspect_tok_s / raw_tok_s:.3f}")
+    judge_s = second_judge_seconds(best["responses"])
+    overhead_pct = 100 * judge_s / best["seconds"]
+    print(
+        f"second judge (offline heuristic): {len(best['responses'])} responses labelled in {judge_s * 1000:.1f} ms "
+        f"= {overhead_pct:.3f} % of the {best['seconds']:.1f} s study (target <= 3 %)",
+        flush=True,
+    )
+    print(
+        f"raw_tok_s={raw_tok_s:.2f} inspect_tok_s={inspect_tok_s:.2f} ratio={inspect_tok_s / raw_tok_s:.3f} "
+        f"second_judge_overhead_pct={overhead_pct:.3f}"
+    )
     return 0
 
 

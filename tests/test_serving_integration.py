@@ -1,0 +1,75 @@
+"""Integration: the server Inspect's ``vllm/`` provider starts with ``vllm_server_args`` listens on loopback only.
+
+This is the demo's path (``refusal-stability demo`` without ``--base-url``): Inspect runs
+``vllm serve <model> --host 127.0.0.1 --api-key <random>``. The test checks every listening socket of the real
+server's process tree (API server and engine) and that requests without the key, or with Inspect's public
+default key, are refused. About 1 minute on 2 cores.
+
+Run: ``pytest -m integration tests/test_serving_integration.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import urllib.error
+import urllib.request
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+_IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+if importlib.util.find_spec("vllm") is None:
+    if _IN_CI:
+        raise RuntimeError("vllm is not installed (pip install 'refusal-stability[cpu]')")
+    pytest.skip("vllm is not installed", allow_module_level=True)
+
+from inspect_ai.model import GenerateConfig, get_model  # noqa: E402
+
+from refusal_stability import bundled_model, vllm_cpu  # noqa: E402
+
+
+def _status(url: str, api_key: str | None) -> int:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_inspect_started_server_is_loopback_only_and_keyed(monkeypatch: pytest.MonkeyPatch) -> None:
+    try:
+        model_dir = bundled_model.provision_bundled_model(verbose=False)
+    except bundled_model.BundledModelError as exc:
+        if _IN_CI:
+            raise
+        pytest.skip(str(exc))
+    monkeypatch.delenv("VLLM_API_KEY", raising=False)
+    monkeypatch.delenv("VLLM_BASE_URL", raising=False)
+    vllm_cpu.ensure_vllm_cli()
+    args = vllm_cpu.vllm_server_args(1024)
+    key = args["api_key"]
+
+    async def run() -> tuple[str, str, list[tuple[str, int]], dict[str, int]]:
+        async with get_model(f"vllm/{model_dir}", memoize=False, **args) as model:
+            output = await model.generate("Say hello.", config=GenerateConfig(max_tokens=8, temperature=0.0, seed=1))
+            base_url = str(model.api.base_url)
+            sockets = vllm_cpu.listening_sockets(os.getpid())
+            statuses = {
+                "none": _status(f"{base_url}/models", None),
+                "inspect_default": _status(f"{base_url}/models", vllm_cpu.INSPECT_DEFAULT_API_KEY),
+                "key": _status(f"{base_url}/models", key),
+            }
+            return output.completion, base_url, sockets, statuses
+
+    completion, base_url, sockets, statuses = asyncio.run(run())
+    assert completion.strip()
+    port = int(base_url.rsplit(":", 1)[1].split("/")[0])
+    assert ("127.0.0.1", port) in sockets, sockets
+    exposed = [(ip, p) for ip, p in sockets if ip not in ("127.0.0.1", "::1")]
+    assert not exposed, f"the server's process tree listens beyond loopback: {exposed}"
+    assert statuses == {"none": 401, "inspect_default": 401, "key": 200}
