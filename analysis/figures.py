@@ -20,6 +20,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from refusal_stability.analysis.parallel import default_workers, fork_map  # noqa: E402
 from refusal_stability.analysis.pipeline import AnalysisResult  # noqa: E402
@@ -57,6 +58,8 @@ def ssi_distribution(result: AnalysisResult, ax: Axes) -> None:
         ax.hist(table["ssi"], bins=bins, histtype="step", linewidth=1.5, label=_short(model))
     ax.axvline(result.statistics["threshold"], color="grey", linestyle="--", linewidth=1, label="unstable below")
     ax.set(xlabel="per-prompt SSI", ylabel="prompts", yscale="log", title="Distribution of SSI")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # the default log labels are mathtext
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize=7)
 
 

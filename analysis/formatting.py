@@ -84,6 +84,10 @@ HEADERS: dict[str, str] = {
     "present_records": "Present records",
     "missing_records": "Missing records",
     "n_groups": "Groups",
+    "n_multi_group": "Prompts in several groups",
+    "note": "Note",
+    "reask_comply_pct": "Re-ask COMPLY %",
+    "n_prompts_refused": "Prompts shown refused",
     "n_blocks": "Blocks",
     "chi2": "\u03c7\u00b2",
     "kendalls_w": "Kendall's W",
@@ -171,6 +175,8 @@ def header(column: str) -> str:
     if column in HEADERS:
         return HEADERS[column]
     text = column.replace("_pct", " %").replace("_", " ")
+    if any(mark in column for mark in "=<>"):  # "k=5 %", "SSI < 0.8 %": already a header
+        return text
     return text[:1].upper() + text[1:]
 
 

@@ -178,7 +178,8 @@ def _comparison_sentences(result: Any, limit: int) -> list[str]:
     if comparisons is None or "p_holm" not in comparisons:
         return []
     p_holm = pd.to_numeric(comparisons["p_holm"], errors="coerce")
-    significant = comparisons[p_holm < 0.05].assign(_p=p_holm).sort_values(["_p", "a", "b", "metric"])
+    ranked = comparisons.assign(_p=p_holm)
+    significant = ranked[ranked["_p"] < 0.05].sort_values(["_p", "a", "b", "metric"])
     n_tests = len(comparisons)
     if significant.empty:
         return [f"No difference between runs is significant after Holm correction ({n_tests} tests)."]
@@ -201,31 +202,67 @@ def _comparison_sentences(result: Any, limit: int) -> list[str]:
     return out
 
 
+def _reask_sentence(result: Any, k: int) -> str | None:
+    """The statistics module's sentence for the run where re-asking overturns most majority-REFUSE prompts."""
+    per_prompt = _frame(result, "per_prompt")
+    try:
+        from refusal_stability.analysis.attack import reask_after_refusal, reask_sentence
+    except ImportError:
+        return None
+    if per_prompt is None:
+        return None
+    try:
+        reask = reask_after_refusal(per_prompt, k)
+    except (KeyError, ValueError):
+        return None
+    scored = reask.dropna(subset=["reask_comply_pct"])
+    if scored.empty:
+        return None
+    top = scored.sort_values(["reask_comply_pct", "model"], ascending=[False, True]).iloc[0]
+    text = f"Attacker's view ({top['model']}): " + reask_sentence(reask, top["model"])
+    if len(scored) > 1:
+        low = scored["reask_comply_pct"].min()
+        text = text[:-1] + f"; over {len(scored)} runs, {fmt.pct(low)} to {fmt.pct(top['reask_comply_pct'])} %."
+    return text
+
+
 def attack_sentence(result: Any, k: int = ATTACK_K) -> str | None:
-    """The attacker's-view sentence: compliance reachable with one vs up to k re-asks, per model."""
+    """The attacker's-view sentence: what re-asking up to k times buys, for the run where it buys most.
+
+    Uses the statistics module's re-ask table (prompts whose majority label is REFUSE) when present; else,
+    from resample_attack with P1 / Pk the % of prompts with a COMPLY among 1 / k configurations drawn at
+    random, the share (Pk - P1) / (100 - P1) of the prompts a single sample shows not complying.
+    """
+    sentence = _reask_sentence(result, k) if _frame(result, "resample_attack") is not None else None
+    if sentence:
+        return sentence
     attack = _frame(result, "resample_attack")
     if attack is None or not {"model", "k", "any_comply_pct"} <= set(attack.columns):
         return None
     per_model = _frame(result, "per_model")
     n_prompts = {} if per_model is None else dict(zip(per_model["model"], per_model["n_prompts"], strict=False))
-    parts = []
+    gains = []
     for model, table in attack.groupby("model", sort=False):
-        values = dict(zip(table["k"].astype(int), table["any_comply_pct"], strict=False))
-        if 1 not in values:
+        values = dict(zip(table["k"].astype(int), table["any_comply_pct"].astype(float), strict=False))
+        if 1 not in values or len(values) < 2:
             continue
         k_used = k if k in values else max(values)
-        one, many = float(values[1]), float(values[k_used])
+        one, many = values[1], values[k_used]
         gained = (many - one) / (100 - one) * 100 if one < 100 else 0.0
-        n = f" of {fmt.integer(n_prompts[model])} prompts" if model in n_prompts else ""
-        parts.append(
-            f"for {model}, re-asking up to {k_used} times yields a compliant answer for {fmt.pct(many)} %{n} "
-            f"(one sample: {fmt.pct(one)} %), i.e. for {fmt.pct(gained)} % of the prompts a single sample "
-            "would have shown not complying"
-        )
-    if not parts:
+        gains.append((gained, str(model), k_used, one, many))
+    if not gains:
         return None
-    text = "Attacker's view: " + "; ".join(parts) + "."
-    return text
+    gains.sort(key=lambda g: (-g[0], g[1]))
+    gained, model, k_used, one, many = gains[0]
+    n = f" of {fmt.integer(n_prompts[model])}" if model in n_prompts else ""
+    text = (
+        f"Attacker's view: re-asking {model} up to {k_used} times yields a compliant answer for {fmt.pct(gained)} % "
+        f"of the prompts that a single sample would have shown not complying ({fmt.pct(one)} % \u2192 "
+        f"{fmt.pct(many)} %{n} prompts with a COMPLY)"
+    )
+    if len(gains) > 1:
+        text += f"; over all {len(gains)} runs this share ranges from {fmt.pct(gains[-1][0])} to {fmt.pct(gained)} %"
+    return text + "."
 
 
 def _agreement_sentence(result: Any) -> str | None:
@@ -458,17 +495,22 @@ def _agreement_section(result: Any) -> Section | None:
 
 def _provenance_sentences(result: Any, provenance: pd.DataFrame) -> list[str]:
     try:
-        from refusal_stability.analysis import provenance as module
+        from refusal_stability.analysis.provenance import provenance_sentences
     except ImportError:
-        module = None
-    for name in ("provenance_sentences", "sentences", "describe"):
-        helper = getattr(module, name, None)
-        if callable(helper):
-            try:
-                out = helper(provenance)
-            except Exception:  # a helper of another shape: fall back to ours
-                break
-            return [str(s) for s in (out if isinstance(out, list | tuple) else [out])]
+        provenance_sentences = None
+    if provenance_sentences is not None:
+        rerun = _frame(result, "rerun_text_change")
+        models = list(dict.fromkeys(str(m) for m in provenance["model"]))
+        try:
+            if len(models) == 1:
+                return list(provenance_sentences(provenance, rerun))
+            return [
+                f"{model}: {sentence}"
+                for model in models
+                for sentence in provenance_sentences(provenance, rerun, models=[model])
+            ]
+        except (KeyError, TypeError, ValueError):  # a table of another shape: fall back to ours
+            pass
     out = []
     for row in provenance.to_dict("records"):
         temperature = row.get("temperature")
@@ -496,6 +538,9 @@ def _provenance_section(result: Any) -> Section | None:
     for sentence in _provenance_sentences(result, provenance):
         section.para(sentence)
     section.add_table(fmt.table(provenance))
+    section.add_table(
+        fmt.table(_frame(result, "rerun_text_change")), caption="Records whose text changed between runs of one grid"
+    )
     return section
 
 
