@@ -55,20 +55,27 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-def _category_values(info: pd.DataFrame) -> pd.Series:
-    """Per-row list of categories: ``categories`` when non-empty, else [``category``]."""
-    single = info["category"] if "category" in info.columns else pd.Series(None, index=info.index, dtype=object)
-    if "categories" not in info.columns:
-        return single.map(lambda v: [v])
+def _values_as_text(values: pd.Series) -> pd.Series:
+    """Each value as text, None where missing; the Python work runs once per distinct value."""
+    codes, uniques = pd.factorize(values)  # missing -> -1
+    texts = np.array([None if _is_missing(u) else _as_text(u) for u in uniques] + [None], dtype=object)
+    return pd.Series(texts[codes], index=values.index)
 
-    def pick(many: Any, one: Any) -> list[Any]:
-        if isinstance(many, (list, tuple, np.ndarray, pd.Series)) and len(many):
-            return list(many)
-        if isinstance(many, str) and many.strip():
-            return [many]
-        return [one]
 
-    return pd.Series([pick(m, o) for m, o in zip(info["categories"], single, strict=True)], index=info.index)
+def _group_values(info: pd.DataFrame, column: str) -> pd.Series:
+    """Group text per membership, indexed by info's row position (repeated for multi-valued prompts).
+
+    List-like values (``categories``, or any metadata list) give one membership per element. For
+    ``category`` a prompt's ``categories`` are used when any is present, else its single ``category``.
+    """
+    if column != "category" or "categories" not in info.columns:
+        values = _values_as_text(info[column].explode())
+        return values[values.notna()]
+    many = _values_as_text(info["categories"].explode())
+    many = many[many.notna()]
+    single = _values_as_text(info["category"]) if "category" in info.columns else pd.Series(dtype=object)
+    single = single[single.notna() & ~single.index.isin(many.index)]
+    return pd.concat([many, single]).sort_index(kind="stable")
 
 
 def _resolve(info: pd.DataFrame, group_by: Sequence[str] | str | None) -> list[str]:
@@ -99,11 +106,11 @@ def _memberships(
     columns = _resolve(info, group_by)
     values = per_prompt[["model", "prompt_id", *(c for c, _ in _METRICS.values())]]
     parts = []
+    info = info.reset_index(drop=True)
     for column in columns:
-        groups = _category_values(info) if column == "category" else info[column].map(lambda v: [v])
-        long = pd.DataFrame({**{k: info[k] for k in keys}, "group": groups}).explode("group")
-        long = long[~long["group"].map(_is_missing)]
-        long["group"] = long["group"].map(_as_text)
+        groups = _group_values(info, column)
+        long = info.loc[groups.index, keys].reset_index(drop=True)
+        long["group"] = groups.to_numpy()
         long = long.drop_duplicates([*keys, "group"])
         long.insert(len(keys), "group_by", column)
         parts.append(long)
@@ -144,7 +151,7 @@ def by_group(
     long = _memberships(per_prompt, prompts_info, group_by)
     if long.empty:
         return pd.DataFrame(columns=BY_GROUP_COLUMNS)
-    order = {name: i for i, name in enumerate(dict.fromkeys(long["group_by"]))}
+    order = {name: i for i, name in enumerate(pd.unique(long["group_by"]))}
     grouped = long.groupby(["model", "group_by", "group"], sort=False)
     out = grouped.size().rename("n_prompts").to_frame()
     for name, (column, scale) in _METRICS.items():
