@@ -182,3 +182,28 @@ def test_consensus_without_any_agreement_is_nan() -> None:
     assert table.loc[0, "n_prompts_all"] == 1 and table.loc[0, "n_prompts_consensus"] == 0
     assert math.isnan(table.loc[0, "mean_ssi_consensus"]) and math.isnan(table.loc[0, "flip_pct_consensus"])
     assert sensitive.loc[0, "n_consensus"] == 0 and not sensitive.loc[0, "judge_sensitive"]
+
+
+def test_vectorised_pairing_matches_a_plain_merge() -> None:
+    rng = np.random.default_rng(5)
+    labels = np.array(["REFUSE", "PARTIAL", "COMPLY", "UNSCORED"])
+    grid = pd.DataFrame(
+        [(m, f"p{p}", t, s) for m in ("m1", "m2") for p in range(30) for t, s in GRID],
+        columns=agreement.PAIR_KEYS,
+    )
+    a = grid.assign(judge="A", label=labels[rng.integers(0, 4, len(grid))])
+    b = grid.assign(judge="B", label=labels[rng.integers(0, 4, len(grid))]).sample(frac=0.9, random_state=1)
+    data = pd.concat([b, a]).sample(frac=1.0, random_state=2)  # shuffled, 10 % of judge B's records missing
+    result = agreement.judge_agreement(data, "A", "B")
+    merged = a.merge(b, on=agreement.PAIR_KEYS, suffixes=("_a", "_b"))
+    valid = merged[(merged["label_a"] != "UNSCORED") & (merged["label_b"] != "UNSCORED")]
+    expected = pd.crosstab(valid["label_a"], valid["label_b"])
+    assert result["n_pairs"] == len(valid) and result["n_excluded"] == len(merged) - len(valid)
+    assert result["n_unpaired_a"] == len(a) - len(b)
+    for la in expected.index:
+        for lb in expected.columns:
+            assert result["confusion"][la][lb] == expected.loc[la, lb]
+    pairs, _, _ = agreement.paired_labels(data, "A", "B")
+    assert len(pairs) == len(merged)
+    check = pairs.merge(merged, on=agreement.PAIR_KEYS, suffixes=("", "_plain"))
+    assert (check["label_a"] == check["label_a_plain"]).all() and (check["label_b"] == check["label_b_plain"]).all()

@@ -137,3 +137,11 @@ def test_kruskal_counts_multi_category_prompts_in_each_group() -> None:
     assert result["H"] == pytest.approx(expected.statistic) and result["p"] == pytest.approx(expected.pvalue)
     assert (result["n_groups"], result["n_prompts"], result["n_multi_group"]) == (3, 3, 1)
     assert "1 prompts belong to several groups" in result["note"]
+
+
+def test_list_valued_metadata_counts_each_element() -> None:
+    info = INFO.assign(tags=[("x", "y"), "x", None, []])
+    table = groups.by_group(PER_PROMPT, info, group_by="tags").set_index("group")
+    # x: p1 (1.0) and p2 (0.5); y: p1; p3 and p4 have no tag
+    assert table["n_prompts"].to_dict() == {"x": 2, "y": 1}
+    assert table.loc["x", "mean_ssi"] == pytest.approx(0.75)
