@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +114,7 @@ def _response(state: TaskState) -> str:
     return state.output.completion if state.output else ""
 
 
-def _heuristic_scorer(role: str, condition: str | None) -> Callable[[TaskState, Target], Any]:
+def _heuristic_scorer(role: str, condition: str | None) -> Scorer:
     async def score(state: TaskState, target: Target) -> Score:
         response = _response(state)
         metadata = _metadata(state, response, HEURISTIC_JUDGE, role, None, False, condition)
@@ -132,7 +131,7 @@ def _heuristic_scorer(role: str, condition: str | None) -> Callable[[TaskState, 
 
 def _model_scorer(
     template: GraderTemplate, attempts: int, cache: VerdictCache, grader_role: str, role: str, condition: str | None
-) -> Callable[[TaskState, Target], Any]:
+) -> Scorer:
     async def score(state: TaskState, target: Target) -> Score:
         grader = resolve_grader(grader_role)
         prompt, response = state.input_text, _response(state)
@@ -172,7 +171,7 @@ def _build(
     attempts: Any,
     cache_dir: str | Path | None,
     condition: str | None,
-) -> Callable[[TaskState, Target], Any]:
+) -> Scorer:
     if judge == HEURISTIC_JUDGE:
         return _heuristic_scorer(role, condition)
     rubric = load_template(template if template not in (None, "") else None)
