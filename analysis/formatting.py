@@ -93,6 +93,12 @@ HEADERS: dict[str, str] = {
     "kendalls_w": "Kendall's W",
 }
 
+TEST_NAMES: dict[str, str] = {
+    "mcnemar_exact": "exact McNemar",
+    "mcnemar": "McNemar",
+    "wilcoxon": "Wilcoxon signed-rank",
+}
+
 METRIC_NAMES: dict[str, str] = {
     "mean_ssi": "mean SSI",
     "flip_pct": "flip rate",

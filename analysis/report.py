@@ -189,12 +189,13 @@ def _comparison_sentences(result: Any, limit: int) -> list[str]:
         name = fmt.METRIC_NAMES.get(metric, metric)
         unit = "" if "ssi" in metric else " points"
         bounds = fmt.ci(row.get("ci_low"), row.get("ci_high"), 3 if "ssi" in metric else 1)
+        test = fmt.TEST_NAMES.get(str(row.get("test")), str(row.get("test", "test")))
         value_a = fmt.metric_value(metric, row.get("value_a")) + ("" if "ssi" in metric else " %")
         value_b = fmt.metric_value(metric, row.get("value_b")) + ("" if "ssi" in metric else " %")
         out.append(
             f"{row['a']} vs {row['b']}: {name} {value_a} vs {value_b}, difference "
             f"{fmt.metric_value(metric, row.get('diff'))}{unit} {bounds} "
-            f"({row.get('test', 'test')}, Holm-corrected p {fmt.p_value(row['p_holm'])}, "
+            f"({test}, Holm-corrected p {fmt.p_value(row['p_holm'])}, "
             f"n = {fmt.integer(row.get('n_prompts'))} shared prompts)."
         )
     if len(significant) > limit:
@@ -424,7 +425,7 @@ def _comparisons_section(result: Any) -> Section | None:
                 fmt.metric_value(metric, row.get("value_b")),
                 f"{fmt.metric_value(metric, row.get('diff'))} "
                 f"{fmt.ci(row.get('ci_low'), row.get('ci_high'), 3 if 'ssi' in metric else 1)}".strip(),
-                str(row.get("test", "")),
+                fmt.TEST_NAMES.get(str(row.get("test")), str(row.get("test", ""))),
                 fmt.number(row.get("statistic")),
                 fmt.p_value(row.get("p")),
                 fmt.p_value(row.get("p_holm")),
