@@ -20,7 +20,8 @@ class InputError(PrerequisiteError, ValueError):
         """Create the error with its one-line ``message``."""
         ValueError.__init__(self, message)
         self.message = message
+        self.text = message
 
     def __str__(self) -> str:
         """The message itself."""
-        return self.message
+        return self.text
