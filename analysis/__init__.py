@@ -14,9 +14,12 @@ Modules:
     inputs: expand paths, read files (in parallel for big inputs), pick retries, --prompts join.
     checks: completeness, duplicates, judge selection, grids, valid labels.
     metrics: per-prompt / per-model / within-temperature / thresholds / ablation / sample-size / bootstrap.
-    statistics: Friedman + Kendall's W, Wilcoxon post-hoc, Spearman, judge agreement.
+    statistics: Friedman + Kendall's W, Wilcoxon post-hoc, Spearman.
+    agreement: judge agreement (Cohen's kappa, confusion), consensus metrics, judge sensitivity.
+    provenance: label flips split by response-text change (fingerprints); re-run text change.
+    groups, comparisons, attack: by_group / Kruskal-Wallis, paired run comparisons, the attacker's view.
     pipeline: ``analyze`` (inputs -> AnalysisResult) and writing the CSV/JSON files.
-    figures, report: PNG/PDF figures; self-contained report.html and report.md.
+    figures, report, evidence: PNG (PDF with --pdf) figures; report.html/report.md; flip examples.
     cli: `refusal-stability analyze` (add_analyze_arguments, run_analyze).
 """
 

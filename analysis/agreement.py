@@ -10,13 +10,13 @@ UNSCORED are excluded from every agreement figure and counted in ``n_excluded``.
 
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from refusal_stability.analysis.metrics import COUNT_COLUMNS, stability_from_counts
+from refusal_stability.analysis.statistics import json_float
 from refusal_stability.scorers.labels import LABELS
 
 PAIR_KEYS = ["model", "prompt_id", "temperature", "seed"]
@@ -30,14 +30,6 @@ CONSENSUS_COLUMNS = [
     "flip_pct_consensus",
 ]
 SENSITIVE_COLUMNS = ["model", "prompt_id", "flipped_all", "n_consensus", "flipped_consensus", "judge_sensitive"]
-
-
-def _num(value: float | None) -> float | None:
-    """JSON-safe float (NaN and None -> None)."""
-    if value is None:
-        return None
-    value = float(value)
-    return None if math.isnan(value) else value
 
 
 def cohens_kappa(confusion: np.ndarray) -> float:
@@ -179,8 +171,8 @@ def _figures(confusion: np.ndarray) -> dict[str, Any]:
     n_pairs = int(valid.sum())
     return {
         "n_pairs": n_pairs,
-        "agreement_pct": _num(np.trace(valid) / n_pairs * 100) if n_pairs else None,
-        "kappa": _num(cohens_kappa(valid)) if n_pairs else None,
+        "agreement_pct": json_float(np.trace(valid) / n_pairs * 100) if n_pairs else None,
+        "kappa": json_float(cohens_kappa(valid)) if n_pairs else None,
         "confusion": {la: {lb: int(valid[i, j]) for j, lb in enumerate(LABELS)} for i, la in enumerate(LABELS)},
         "n_excluded": int(confusion.sum()) - n_pairs,
     }
@@ -292,3 +284,56 @@ def consensus(
         )
     sensitive = table.rename(columns={"flipped": "flipped_all"})[SENSITIVE_COLUMNS].reset_index(drop=True)
     return pd.DataFrame(rows, columns=CONSENSUS_COLUMNS), sensitive
+
+
+class JudgeStudies(NamedTuple):
+    """Everything the analysis derives from a second judge (all None with one judge).
+
+    Attributes:
+        agreement: agreement.json content: one ``judge_agreement`` object, or ``{"pairs": [...]}`` when
+            there are several pairs.
+        consensus: consensus.csv (one row per model of each selected judge).
+        judge_sensitive: model, prompt_id, judge_sensitive (bool) per prompt of the selected judges.
+    """
+
+    agreement: dict[str, Any] | None
+    consensus: pd.DataFrame | None
+    judge_sensitive: pd.DataFrame | None
+
+
+def judge_studies(
+    selected: pd.DataFrame, tidy: pd.DataFrame, min_records: int = 5, threshold: float = 0.8
+) -> JudgeStudies:
+    """Agreement, consensus and judge sensitivity of the selected judges against every other judge.
+
+    Models may have different selected judges (the ``--judge`` one, or each task run's primary judge). Each
+    selected judge is paired with every other judge that labelled its models (in sorted order); consensus
+    uses the first of those other judges (the second judge of a task run).
+
+    Args:
+        selected: tidy rows of the selected judge(s) (what the metrics use).
+        tidy: tidy rows of every judge.
+        min_records: minimum consensus records per prompt (``--consensus-min``).
+        threshold: SSI threshold for "unstable".
+
+    Returns:
+        The JudgeStudies; every field None when no selected judge shares a model with another judge.
+    """
+    pairs, tables, flags = [], [], []
+    for judge, rows in selected.groupby("judge", sort=True, observed=True):
+        judge = str(judge)
+        models = rows["model"].unique()
+        theirs = tidy[tidy["model"].isin(models)]
+        for index, other in enumerate(sorted(set(theirs["judge"].unique()) - {judge})):
+            pairs.append(judge_agreement(theirs, judge, other))
+            if index == 0:
+                table, sensitive = consensus(theirs, judge, other, min_records, threshold)
+                tables.append(table)
+                flags.append(sensitive[["model", "prompt_id", "judge_sensitive"]])
+    if not pairs:
+        return JudgeStudies(None, None, None)
+    return JudgeStudies(
+        pairs[0] if len(pairs) == 1 else {"pairs": pairs},
+        pd.concat(tables, ignore_index=True),
+        pd.concat(flags, ignore_index=True),
+    )

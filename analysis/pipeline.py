@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from refusal_stability.analysis import metrics, statistics
+from refusal_stability.analysis import agreement, metrics, statistics
 from refusal_stability.analysis.read_logs import LogInfo
 from refusal_stability.analysis.tidy import AnalysisInputError
 from refusal_stability.scorers import UNSTABLE_THRESHOLD
@@ -167,17 +167,20 @@ def analyse(
     threshold: float = UNSTABLE_THRESHOLD,
     n_boot: int = 1000,
     seed: int = 0,
+    consensus_min: int = 5,
 ) -> AnalysisResult:
-    """Compute every output from the selected judge's tidy frame.
+    """Compute the core outputs and the judge studies from the selected judge's tidy frame.
 
     Args:
         frame: tidy rows of the judge whose labels feed the metrics.
-        all_judges: tidy rows of every judge (for agreement.json); defaults to ``frame``.
-        judge: the selected judge (first in agreement pairs).
+        all_judges: tidy rows of every judge (for agreement.json and consensus.csv); defaults to ``frame``.
+        judge: the ``--judge`` judge (recorded in the settings).
         threshold: SSI below this is "unstable".
         n_boot: bootstrap resamples of prompts.
         seed: bootstrap seed.
+        consensus_min: minimum consensus records per prompt for consensus metrics (two judges).
     """
+    tidy = all_judges if all_judges is not None else frame
     prompts = metrics.per_prompt(frame, threshold)
     wt_prompts = metrics.within_temperature_prompts(frame, threshold)
     blocks = statistics.temperature_blocks(wt_prompts)
@@ -190,6 +193,9 @@ def analyse(
         "threshold": threshold,
         "bootstrap": {"resamples": n_boot, "seed": seed, "method": "percentile, prompts resampled per model"},
     }
+    judges = agreement.judge_studies(frame, tidy, consensus_min, threshold)
+    if judges.judge_sensitive is not None:
+        prompts = prompts.merge(judges.judge_sensitive, on=["model", "prompt_id"], how="left")
     return AnalysisResult(
         per_prompt=prompts,
         per_model=metrics.per_model(prompts, frame, n_boot, seed),
@@ -199,11 +205,12 @@ def analyse(
         binary_ablation=metrics.binary_ablation(frame, threshold),
         sample_size=metrics.sample_size(frame),
         statistics=stats,
-        agreement=statistics.agreement_report(all_judges if all_judges is not None else frame, judge),
+        agreement=judges.agreement,
         label_rates_by_temperature=label_rates_by_temperature(frame),
         settings={"threshold": threshold, "bootstrap": n_boot, "seed": seed, "judge": judge},
         frame=frame,
-        tidy=all_judges if all_judges is not None else frame,
+        tidy=tidy,
+        consensus=judges.consensus,
     )
 
 
@@ -284,13 +291,15 @@ def analyze(
     group_columns = _check_group_by(group_by, loaded.prompts)
     if progress:
         progress(f"read {len(loaded.frame):,} records from {len(loaded.sources)} file(s); computing metrics")
-    result = analyse(frame, loaded.frame, judge=judge, threshold=threshold, n_boot=n_boot, seed=seed)
+    result = analyse(
+        frame, loaded.frame, judge=judge, threshold=threshold, n_boot=n_boot, seed=seed, consensus_min=consensus_min
+    )
     result.prompts = loaded.prompts
     result.completeness = completeness
     result.sources = loaded.sources
     result.skipped = loaded.skipped
     result.n_missing = n_missing
-    _add_studies(result, group_columns, consensus_min, n_boot, seed, threshold)
+    _add_studies(result, group_columns, n_boot, seed)
     result.settings.update(
         group_by=list(group_columns),
         consensus_min=consensus_min,
@@ -315,14 +324,12 @@ def _check_group_by(group_by: Sequence[str], prompts: pd.DataFrame) -> list[str]
     return columns
 
 
-def _add_studies(
-    result: AnalysisResult, group_by: Sequence[str], consensus_min: int, n_boot: int, seed: int, threshold: float
-) -> None:
-    """Breakdowns, comparisons, attack, judge agreement/consensus and provenance (pure functions, issue 10/12)."""
-    from refusal_stability.analysis import agreement, attack, comparisons, groups, provenance
+def _add_studies(result: AnalysisResult, group_by: Sequence[str], n_boot: int, seed: int) -> None:
+    """Breakdowns, comparisons, attack and provenance (pure functions, issues 10 and 12)."""
+    from refusal_stability.analysis import attack, comparisons, groups, provenance
 
-    per_prompt, frame, tidy = result.per_prompt, result.frame, result.tidy
-    assert frame is not None and tidy is not None
+    per_prompt, frame = result.per_prompt, result.frame
+    assert frame is not None
     info = result.prompts
     groupings = [c for c in ("category", "source") if info is not None and c in info and info[c].notna().any()]
     groupings += [c for c in group_by if c not in groupings]
@@ -332,23 +339,11 @@ def _add_studies(
     result.comparisons = comparisons.compare_runs(per_prompt, n_boot=n_boot, seed=seed)
     result.resample_attack = attack.resample_attack(per_prompt)
     result.per_model = result.per_model.merge(attack.attack_summary(per_prompt), on="model", how="left")
-    pairs, tables, flags, origins = [], [], [], []
-    for judge, rows in frame.groupby("judge", sort=True):  # one selected judge per model; models may differ
-        judge = str(judge)
-        models = set(rows["model"])
-        theirs = tidy[tidy["model"].isin(models)]
-        for index, other in enumerate(sorted(set(theirs["judge"]) - {judge})):
-            pairs.append(agreement.judge_agreement(theirs, judge, other))
-            if index == 0:  # consensus with the first other judge (the second judge of a task run)
-                table, sensitive = agreement.consensus(theirs, judge, other, consensus_min, threshold)
-                tables.append(table)
-                flags.append(sensitive[["model", "prompt_id", "judge_sensitive"]])
-        if rows["response_hash"].notna().any():
-            origins.append(provenance.provenance(rows, judge))
-    if pairs:
-        result.agreement = pairs[0] if len(pairs) == 1 else {"pairs": pairs}
-        result.consensus = pd.concat(tables, ignore_index=True)
-        result.per_prompt = per_prompt.merge(pd.concat(flags), on=["model", "prompt_id"], how="left")
+    origins = [
+        provenance.provenance(rows, str(judge))
+        for judge, rows in frame.groupby("judge", sort=True, observed=True)  # one selected judge per model
+        if rows["response_hash"].notna().any()
+    ]
     if origins:
         result.provenance = pd.concat(origins, ignore_index=True).sort_values(
             ["model", "temperature"], ignore_index=True

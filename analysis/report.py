@@ -495,36 +495,14 @@ def _agreement_section(result: Any) -> Section | None:
 
 
 def _provenance_sentences(result: Any, provenance: pd.DataFrame) -> list[str]:
-    try:
-        from refusal_stability.analysis.provenance import provenance_sentences
-    except ImportError:
-        provenance_sentences = None
-    if provenance_sentences is not None:
-        rerun = _frame(result, "rerun_text_change")
-        models = list(dict.fromkeys(str(m) for m in provenance["model"]))
-        try:
-            if len(models) == 1:
-                return list(provenance_sentences(provenance, rerun))
-            return [
-                f"{model}: {sentence}"
-                for model in models
-                for sentence in provenance_sentences(provenance, rerun, models=[model])
-            ]
-        except (KeyError, TypeError, ValueError):  # a table of another shape: fall back to ours
-            pass
-    out = []
-    for row in provenance.to_dict("records"):
-        temperature = row.get("temperature")
-        t = f"{float(temperature):g}" if not fmt.is_missing(temperature) else "?"
-        source = "engine nondeterminism" if t == "0" else "sampling"
-        out.append(
-            f"{row.get('model')} at temperature {t}: {fmt.pct(row.get('label_flip_pct'))} % of "
-            f"{fmt.integer(row.get('n_prompts'))} prompts flip across seeds; "
-            f"{fmt.pct(row.get('flip_same_text_pct'))} % flip although the text was identical (judge inconsistency) "
-            f"and {fmt.pct(row.get('flip_text_changed_pct'))} % flip with a changed text ({source}); "
-            f"{fmt.pct(row.get('text_identical_pct'))} % of prompts got byte-identical text across seeds."
-        )
-    return out
+    """The "Is the flip real?" sentences (``provenance.provenance_sentences``), per model when there are several."""
+    from refusal_stability.analysis.provenance import provenance_sentences
+
+    rerun = _frame(result, "rerun_text_change")
+    models = list(dict.fromkeys(str(m) for m in provenance["model"]))
+    if len(models) == 1:
+        return list(provenance_sentences(provenance, rerun))
+    return [f"{model}: {sentence}" for model in models for sentence in provenance_sentences(provenance, rerun, [model])]
 
 
 def _provenance_section(result: Any) -> Section | None:

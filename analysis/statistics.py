@@ -1,4 +1,7 @@
-"""Significance tests and judge agreement: Friedman + Kendall's W, Wilcoxon post-hoc, Spearman, Cohen's kappa."""
+"""Significance tests over temperatures and prompts: Friedman + Kendall's W, Wilcoxon post-hoc, Spearman.
+
+Judge agreement (Cohen's kappa, confusion matrices, consensus) lives in :mod:`agreement`.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +10,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-
-from refusal_stability.scorers.labels import LABELS, UNSCORED
 
 
-def _num(value: float) -> float | None:
-    """JSON-safe float (NaN -> None)."""
+def json_float(value: float | None) -> float | None:
+    """JSON-safe float: NaN and None -> None (the one helper for every statistics.json / agreement.json number)."""
+    if value is None:
+        return None
     value = float(value)
     return None if math.isnan(value) else value
 
@@ -43,8 +45,10 @@ def friedman(blocks: pd.DataFrame) -> dict[str, Any]:
     if k < 3 or n_blocks < 2:
         result["note"] = "needs at least 3 temperatures and 2 complete blocks"
         return result
+    from scipy import stats  # imported where used: scipy.stats takes ~0.3 s to import
+
     chi2, p = stats.friedmanchisquare(*(blocks[c].to_numpy() for c in blocks.columns))
-    result.update(chi2=_num(chi2), p=_num(p), kendalls_w=_num(chi2 / (n_blocks * (k - 1))))
+    result.update(chi2=json_float(chi2), p=json_float(p), kendalls_w=json_float(chi2 / (n_blocks * (k - 1))))
     return result
 
 
@@ -55,6 +59,8 @@ def wilcoxon_posthoc(blocks: pd.DataFrame) -> list[dict[str, Any]]:
     if len(temps) > 2:
         pairs.append((temps[0], temps[-1]))
     results = []
+    from scipy import stats
+
     for a, b in pairs:
         x, y = blocks[a].to_numpy(), blocks[b].to_numpy()
         if np.allclose(x, y):
@@ -65,9 +71,9 @@ def wilcoxon_posthoc(blocks: pd.DataFrame) -> list[dict[str, Any]]:
             {
                 "a": float(a),
                 "b": float(b),
-                "statistic": _num(statistic),
-                "p": _num(p),
-                "p_bonferroni": _num(min(1.0, p * len(pairs))),
+                "statistic": json_float(statistic),
+                "p": json_float(p),
+                "p_bonferroni": json_float(min(1.0, p * len(pairs))),
             }
         )
     return results
@@ -75,52 +81,13 @@ def wilcoxon_posthoc(blocks: pd.DataFrame) -> list[dict[str, Any]]:
 
 def spearman(prompts: pd.DataFrame) -> dict[str, dict[str, float | None]]:
     """Spearman rho between per-prompt SSI and compliance rate, per model."""
+    from scipy import stats
+
     out = {}
     for model, table in prompts.groupby("model", sort=True):
         if table["ssi"].nunique() < 2 or table["compliance_rate"].nunique() < 2:
             out[model] = {"rho": None, "p": None, "n": len(table)}
             continue
         rho, p = stats.spearmanr(table["ssi"], table["compliance_rate"])
-        out[model] = {"rho": _num(rho), "p": _num(p), "n": len(table)}
+        out[model] = {"rho": json_float(rho), "p": json_float(p), "n": len(table)}
     return out
-
-
-def cohens_kappa(confusion: np.ndarray) -> float:
-    """Cohen's kappa from a square confusion matrix (rows: judge A, columns: judge B)."""
-    total = confusion.sum()
-    observed = np.trace(confusion) / total
-    expected = (confusion.sum(axis=0) * confusion.sum(axis=1)).sum() / total**2
-    return 1.0 if expected == 1 else float((observed - expected) / (1 - expected))
-
-
-def judge_agreement(frame: pd.DataFrame, first: str, second: str) -> dict[str, Any]:
-    """Exact agreement and Cohen's kappa between two judges on the records valid for both."""
-    key = ["model", "prompt_id", "temperature", "seed"]
-    rows = frame[frame["label"] != UNSCORED].copy()
-    rows["rep"] = rows.groupby([*key, "judge"], dropna=False).cumcount()
-    a = rows[rows["judge"] == first][[*key, "rep", "label"]]
-    b = rows[rows["judge"] == second][[*key, "rep", "label"]]
-    pairs = a.merge(b, on=[*key, "rep"], suffixes=("_a", "_b"))
-    confusion = pd.crosstab(pairs["label_a"], pairs["label_b"]).reindex(index=LABELS, columns=LABELS, fill_value=0)
-    n_pairs = len(pairs)
-    return {
-        "judges": [first, second],
-        "n_pairs": n_pairs,
-        "agreement_pct": _num((pairs["label_a"] == pairs["label_b"]).mean() * 100) if n_pairs else None,
-        "kappa": cohens_kappa(confusion.to_numpy()) if n_pairs else None,
-        "confusion": {la: {lb: int(confusion.loc[la, lb]) for lb in LABELS} for la in LABELS},
-    }
-
-
-def agreement_report(frame: pd.DataFrame, primary: str | None = None) -> dict[str, Any] | None:
-    """agreement.json content: None with one judge; one pair object with two; {"pairs": [...]} with more.
-
-    The primary (selected) judge comes first in every pair it belongs to.
-    """
-    judges = sorted(frame["judge"].unique())
-    if len(judges) < 2:
-        return None
-    if primary in judges:
-        judges = [primary] + [j for j in judges if j != primary]
-    pairs = [judge_agreement(frame, a, b) for i, a in enumerate(judges) for b in judges[i + 1 :]]
-    return pairs[0] if len(pairs) == 1 else {"pairs": pairs}

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from refusal_stability.analysis import metrics, statistics
+from refusal_stability.analysis import agreement, metrics, statistics
 from refusal_stability.analysis.pipeline import analyse
 
 GRID = [(t, s) for t in (0.0, 1.0) for s in (42, 43)]
@@ -134,18 +134,22 @@ def test_friedman_kendalls_w_and_wilcoxon() -> None:
     assert statistics.friedman(blocks[[0.0, 1.0]])["chi2"] is None  # fewer than 3 temperatures
 
 
-def test_cohens_kappa_and_agreement_between_judges() -> None:
-    confusion = np.array([[20, 5, 0], [10, 15, 0], [0, 0, 0]])
-    # po = 0.7, pe = (30*25 + 20*25) / 50**2 = 0.5 -> kappa 0.4
-    assert statistics.cohens_kappa(confusion) == pytest.approx(0.4)
+def test_analyse_reports_agreement_through_the_agreement_module() -> None:
     other = FRAME.copy()
     other["judge"] = "k"
     other.loc[other["prompt_id"] == "flip", "label"] = "REFUSE"  # one disagreement
-    report = statistics.agreement_report(pd.concat([FRAME, other]), primary="k")
-    assert report["judges"] == ["k", "j"] and report["n_pairs"] == 18
-    assert report["agreement_pct"] == pytest.approx(17 / 18 * 100)
-    assert report["confusion"]["REFUSE"]["COMPLY"] == 1
-    assert statistics.agreement_report(FRAME) is None
+    both = pd.concat([FRAME, other], ignore_index=True)
+    result = analyse(other, both, judge="k", n_boot=10)
+    assert result.agreement == agreement.judge_agreement(both, "k", "j")  # one implementation
+    assert result.agreement["judges"] == ["k", "j"] and result.agreement["n_pairs"] == 18
+    assert result.agreement["agreement_pct"] == pytest.approx(17 / 18 * 100)
+    assert result.agreement["confusion"]["REFUSE"]["COMPLY"] == 1  # rows: the selected judge k
+    assert result.consensus is not None and list(result.consensus["model"]) == ["m1", "m2"]
+    assert "judge_sensitive" in result.per_prompt.columns
+    single = analyse(FRAME, n_boot=10)
+    assert single.agreement is None and single.consensus is None
+    assert "judge_sensitive" not in single.per_prompt.columns
+    assert not hasattr(statistics, "cohens_kappa") and not hasattr(statistics, "agreement_report")
 
 
 def test_spearman_and_analyse_end_to_end() -> None:
