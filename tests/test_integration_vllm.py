@@ -179,9 +179,10 @@ def _scores(log: EvalLog) -> list[Any]:
     return [score for s in log.samples or [] for score in (s.scores or {}).values()]
 
 
-def _assert_labelled(log: EvalLog) -> None:
+def _assert_labelled(log: EvalLog, scorers: int = 1) -> None:
+    """Every sample has one score per scorer (judge=model adds the heuristic second judge), each labelled."""
     scores = _scores(log)
-    assert len(scores) == len(log.samples or [])
+    assert len(scores) == scorers * len(log.samples or [])
     for score in scores:
         assert score.value in (*LABELS, UNSCORED), score
         if score.value == UNSCORED:
@@ -277,11 +278,12 @@ def test_model_graded_path_with_bundled_grader(server: Server, tmp_path: Path) -
     )
     assert log.status == "success", log.error
     assert len(log.samples or []) == 2
-    _assert_labelled(log)
+    _assert_labelled(log, scorers=2)  # the grader, and the offline heuristic as second judge (the default)
     for sample in log.samples or []:
         sample = resolve_sample_attachments(sample, "full")
-        score = next(iter((sample.scores or {}).values()))
-        assert score.metadata["judge"] != "heuristic"
+        roles = {score.metadata["judge_role"]: score.metadata["judge"] for score in (sample.scores or {}).values()}
+        assert roles["second"] == "heuristic"
+        assert roles["primary"] != "heuristic"
         response = sample.output.completion
         grader_inputs = [
             "\n".join(m.text for m in e.input)
