@@ -116,7 +116,12 @@ def _resolve_model(args: argparse.Namespace) -> str:
     return model
 
 
-def _retry_hint(log_location: str) -> str:
+def _retry_hint(log_location: str, started_server: bool = True) -> str:
+    """The shell command that finishes an interrupted demo run.
+
+    ``inspect eval-retry`` restarts the server with the log's model args: the host is in the log, the API key
+    is not, so a server the demo started needs a fresh key in ``VLLM_API_KEY`` (else Inspect's public default).
+    """
     from refusal_stability.vllm_cpu import vllm_cli_needs_shim
 
     env = ""
@@ -124,6 +129,8 @@ def _retry_hint(log_location: str) -> str:
         bin_dir = os.environ.get("PATH", "").split(os.pathsep)[0]
         kv_cache = shlex.quote(os.environ.get("VLLM_CPU_KVCACHE_SPACE", "2"))
         env = f'PATH={shlex.quote(bin_dir)}:"$PATH" VLLM_CPU_KVCACHE_SPACE={kv_cache} '
+    if started_server:
+        env += "VLLM_API_KEY=\"$(python -c 'import secrets; print(secrets.token_urlsafe(32))')\" "
     return f"{env}inspect eval-retry {shlex.quote(log_location)}"
 
 
@@ -195,7 +202,8 @@ def run_demo(args: argparse.Namespace) -> int:
     if log.status != "success":
         error = log.error.message if log.error else log.status
         print(f"error: the eval did not finish ({error}); log: {log.location}", file=sys.stderr)
-        print(f"resume it (finished samples are kept) with: {_retry_hint(log.location)}", file=sys.stderr)
+        hint = _retry_hint(log.location, started_server=not args.base_url)
+        print(f"resume it (finished samples are kept) with: {hint}", file=sys.stderr)
         return 1
     report: Path | None = None
     try:

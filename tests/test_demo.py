@@ -28,3 +28,14 @@ def test_retry_hint_is_shell_quoted(monkeypatch) -> None:
     words = shlex.split(hint)
     assert words[-2:] == ["eval-retry", "logs/it's a log.eval"]
     assert words[0] == "PATH=/tmp/my bin:$PATH"
+    # the demo's server gets a fresh key on retry (the log keeps the host, not the key)
+    assert any(word.startswith("VLLM_API_KEY=$(python -c") for word in words)
+    assert "VLLM_API_KEY" not in demo._retry_hint("x.eval", started_server=False)
+
+
+def test_demo_server_is_loopback_with_a_random_key() -> None:
+    parser = argparse.ArgumentParser()
+    demo.add_demo_arguments(parser)
+    first, second = (demo._server_args(parser.parse_args([])) for _ in range(2))
+    assert first["host"] == "127.0.0.1"
+    assert first["api_key"] not in ("inspectai", "") and first["api_key"] != second["api_key"]
