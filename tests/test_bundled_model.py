@@ -163,15 +163,6 @@ def test_server_args(monkeypatch: pytest.MonkeyPatch) -> None:
     assert args == {"host": "127.0.0.1", "enforce_eager": True}
 
 
-def test_demo_defaults_run_the_full_grid() -> None:
-    parser = argparse.ArgumentParser()
-    demo.add_demo_arguments(parser)
-    args = parser.parse_args([])
-    assert args.temperatures == "0.0,0.3,0.7,1.0" and args.seeds == "42,43,44,45,46"
-    assert args.n_prompts == demo.DEFAULT_N_PROMPTS and args.max_tokens == demo.DEFAULT_MAX_TOKENS
-    assert args.grader is None and args.model == demo.BUNDLED
-
-
 def test_demo_without_the_model_package_fails_with_the_install_hint(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
