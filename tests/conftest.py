@@ -37,3 +37,31 @@ def shared_path(relative: str) -> Path:
 def shared_data() -> type:
     """The :func:`shared_path` helper as a fixture: ``shared_data("paper/prompts.csv")``."""
     return shared_path  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="session")
+def bundled_model_dir() -> Path:
+    """The bundled model converted for vLLM; skipped without it on a user's machine, an error under CI."""
+    from refusal_stability import bundled_model
+
+    try:
+        return bundled_model.provision_bundled_model(verbose=False)
+    except bundled_model.BundledModelError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def vllm_server(bundled_model_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """One real vLLM server of the bundled model for the session (see ``tests/vllm_server.py``)."""
+    from vllm_server import Server
+
+    server = Server(bundled_model_dir, tmp_path_factory.mktemp("vllm") / "server.log")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("VLLM_API_KEY", server.api_key)  # Inspect's vllm provider sends it (also on eval_retry)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()

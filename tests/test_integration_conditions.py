@@ -24,9 +24,9 @@ if importlib.util.find_spec("vllm") is None:
     pytest.skip("vllm is not installed", allow_module_level=True)
 
 from inspect_ai import eval as inspect_eval  # noqa: E402
-from inspect_ai.model import get_model  # noqa: E402
+from inspect_ai.model import Model, get_model  # noqa: E402
+from vllm_server import Server  # noqa: E402
 
-from refusal_stability import bundled_model, vllm_cpu  # noqa: E402
 from refusal_stability.cli import main as cli_main  # noqa: E402
 from refusal_stability.inspect_tasks.refusal_stability import refusal_stability  # noqa: E402
 
@@ -35,24 +35,10 @@ CONDITIONS = {"plain": None, "safety-prompt": SAFETY_PROMPT}
 METRICS = {"mean_ssi", "flip_pct", "unstable_pct", "comply_pct"}
 
 
-@pytest.fixture(scope="module")
-def served_model(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    """The bundled model on a loopback vLLM server with a random key, as an Inspect Model."""
-    try:
-        model_dir = bundled_model.provision_bundled_model(verbose=False)
-    except bundled_model.BundledModelError as exc:
-        if _IN_CI:
-            raise
-        pytest.skip(str(exc))
-    log_path = tmp_path_factory.mktemp("vllm-conditions") / "server.log"
-    flags = [f"--{name.replace('_', '-')}" for name in ("enforce_eager", "no_enable_chunked_prefill")]
-    process, base_url, api_key = vllm_cpu.launch_vllm_server(
-        model_dir, log_path=log_path, extra_args=[*flags, "--max-model-len", "1024"]
-    )
-    try:
-        yield get_model(f"vllm/{model_dir}", base_url=base_url, api_key=api_key)
-    finally:
-        vllm_cpu.stop_vllm_server(process)
+@pytest.fixture
+def served_model(vllm_server: Server) -> Model:
+    """The session's vLLM server of the bundled model, as an Inspect Model."""
+    return get_model(f"vllm/{vllm_server.model_dir}", base_url=vllm_server.base_url, api_key=vllm_server.api_key)
 
 
 def test_two_conditions_are_compared_end_to_end(served_model, tmp_path: Path) -> None:

