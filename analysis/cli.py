@@ -78,7 +78,15 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-figures", action="store_true", help="skip figures (tables and report only)")
     parser.add_argument(
-        "--workers", type=int, metavar="N", help="worker processes for reading logs (default: min(2, CPUs))"
+        "--pdf",
+        action="store_true",
+        help="also save every figure as PDF (the report embeds the PNGs; default: PNG only)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes for reading logs and drawing figures (default: min(2, CPUs))",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -124,7 +132,11 @@ def _analyze(args: argparse.Namespace) -> int:
         result.write_tables(out_dir)
         tables_s = time.perf_counter() - lap
         report = result.write_report(
-            out_dir, figures=not args.no_figures, workers=getattr(args, "workers", None), progress=progress
+            out_dir,
+            figures=not args.no_figures,
+            workers=getattr(args, "workers", None),
+            progress=progress,
+            pdf=getattr(args, "pdf", False),
         )
     except AnalysisInputError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,44 +1,53 @@
-"""Matplotlib figures (Agg backend) of an AnalysisResult, each saved as PNG and PDF.
+"""Matplotlib figures (Agg backend) of an AnalysisResult, saved as PNG (the report embeds them), PDF on request.
 
 ``FIGURES`` are drawn for every result; ``OPTIONAL_FIGURES`` only when the result holds their table
 (``resample_attack``, ``by_group``). Text is never parsed as mathtext (``text.parse_math`` off), so any
-model name is drawn verbatim.
+model name is drawn verbatim. Matplotlib is imported on first draw, in the process that draws:
+``start_figures`` forks the drawing processes first, so the import overlaps other work of the command.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
+from refusal_stability.analysis.parallel import default_workers, fork_start
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
-from refusal_stability.analysis.parallel import default_workers, fork_map  # noqa: E402
-from refusal_stability.analysis.pipeline import AnalysisResult  # noqa: E402
+    from refusal_stability.analysis.pipeline import AnalysisResult
 
 DPI = 100
-plt.rcParams.update(
-    {
-        "figure.dpi": DPI,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "font.size": 9,
-        "pdf.compression": 1,
-        "text.usetex": False,
-        "text.parse_math": False,  # model names with $ or \\ are text, never mathtext
-    }
-)
+RC_PARAMS = {
+    "figure.dpi": DPI,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "font.size": 9,
+    "pdf.compression": 1,
+    "text.usetex": False,
+    "text.parse_math": False,  # model names with $ or \\ are text, never mathtext
+}
+
+
+@cache
+def _pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend with the report's style (imported once, on first use)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(RC_PARAMS)
+    return plt
 
 
 def _short(model: str) -> str:
@@ -57,6 +66,8 @@ def ssi_distribution(result: AnalysisResult, ax: Axes) -> None:
     for model, table in result.per_prompt.groupby("model"):
         ax.hist(table["ssi"], bins=bins, histtype="step", linewidth=1.5, label=_short(model))
     ax.axvline(result.statistics["threshold"], color="grey", linestyle="--", linewidth=1, label="unstable below")
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
     ax.set(xlabel="per-prompt SSI", ylabel="prompts", yscale="log", title="Distribution of SSI")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # the default log labels are mathtext
     ax.yaxis.set_minor_formatter(NullFormatter())
@@ -220,7 +231,7 @@ def available(result: AnalysisResult) -> list[str]:
 
 def render(result: AnalysisResult, name: str) -> Figure:
     """Draw one figure."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _pyplot().subplots(figsize=(6, 4))
     left = 0.22 if name == "by_group" else 0.12
     fig.subplots_adjust(left=left, right=0.88, bottom=0.15, top=0.86)  # fixed margins: layout engines are slow
     draw = FIGURES[name] if name in FIGURES else OPTIONAL_FIGURES[name][1]
@@ -228,27 +239,53 @@ def render(result: AnalysisResult, name: str) -> Figure:
     return fig
 
 
-def _write_group(job: tuple[AnalysisResult, Path, list[str]]) -> dict[str, Path]:
-    """Save one group of figures (a worker's share) as PNG and PDF; return name -> PNG path."""
-    result, out_dir, names = job
+def _write_group(job: tuple[AnalysisResult, Path, list[str], bool]) -> dict[str, Path]:
+    """Save one group of figures (a worker's share) as PNG (and PDF); return name -> PNG path."""
+    result, out_dir, names, pdf = job
+    plt = _pyplot()
     written = {}
     for name in names:
         fig = render(result, name)
         png = out_dir / f"{name}.png"
         fig.savefig(png)
-        fig.savefig(out_dir / f"{name}.pdf")
+        if pdf:
+            fig.savefig(out_dir / f"{name}.pdf")
         plt.close(fig)
         written[name] = png
     return written
 
 
-def write_figures(result: AnalysisResult, out_dir: Path, workers: int | None = None) -> dict[str, Path]:
-    """Save every figure as PNG and PDF under out_dir, spread over forked workers; return name -> PNG path."""
+def start_figures(
+    result: AnalysisResult, out_dir: Path, workers: int | None = None, pdf: bool = False
+) -> Callable[[], dict[str, Path]]:
+    """Start drawing every figure in forked processes; return a function that waits and gives name -> PNG path.
+
+    Args:
+        result: the analysis result.
+        out_dir: the figures directory (created).
+        workers: drawing processes (default min(2, CPUs)); 1 draws in this process when the result is asked for.
+        pdf: also save each figure as PDF (the report embeds the PNGs only). Without it, PDFs of these
+            figures left by an earlier ``pdf`` run are removed, so no stale figure stays beside a new one.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     names = available(result)
+    if not pdf:
+        for name in [*FIGURES, *OPTIONAL_FIGURES]:
+            (out_dir / f"{name}.pdf").unlink(missing_ok=True)
     n_groups = max(1, min(workers or default_workers(), len(names)))
-    groups = [(result, out_dir, names[i::n_groups]) for i in range(n_groups)]
-    written: dict[str, Path] = {}
-    for group in fork_map(_write_group, groups, n_groups):
-        written.update(group)
-    return {name: written[name] for name in names}
+    wait = fork_start(_write_group, [(result, out_dir, names[i::n_groups], pdf) for i in range(n_groups)], workers)
+
+    def paths() -> dict[str, Path]:
+        written: dict[str, Path] = {}
+        for group in wait():
+            written.update(group)
+        return {name: written[name] for name in names}
+
+    return paths
+
+
+def write_figures(
+    result: AnalysisResult, out_dir: Path, workers: int | None = None, pdf: bool = False
+) -> dict[str, Path]:
+    """Save every figure as PNG (and PDF with ``pdf``) under out_dir; return name -> PNG path."""
+    return start_figures(result, out_dir, workers, pdf)()

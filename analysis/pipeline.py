@@ -134,23 +134,28 @@ class AnalysisResult:
         figures: bool = True,
         workers: int | None = None,
         progress: Callable[[str], None] | None = None,
+        pdf: bool = False,
     ) -> Path:
-        """Write report.html and report.md (and, with ``figures``, the PNG/PDF figures) into ``out``.
+        """Write report.html and report.md (and, with ``figures``, the PNG figures; PDFs too with ``pdf``) into ``out``.
+
+        The figures are drawn in forked processes while this process reads the flip evidence from the logs.
 
         Returns:
             The report.html path.
         """
-        from refusal_stability.analysis.report import write_report
+        from refusal_stability.analysis.report import flip_evidence, write_report
 
         out = _out_dir(out)
-        figure_paths: dict[str, Path] = {}
+        wait: Callable[[], dict[str, Path]] | None = None
         if figures:
-            from refusal_stability.analysis.figures import write_figures
+            from refusal_stability.analysis.figures import start_figures
 
             if progress:
                 progress("drawing figures")
-            figure_paths = write_figures(self, out / "figures", workers)
-        return write_report(self, out, self.sources, self.skipped, figure_paths, self.n_missing)
+            wait = start_figures(self, out / "figures", workers, pdf)
+        evidence = flip_evidence(self)
+        figure_paths = wait() if wait is not None else {}
+        return write_report(self, out, self.sources, self.skipped, figure_paths, self.n_missing, evidence=evidence)
 
 
 def label_rates_by_temperature(frame: pd.DataFrame) -> pd.DataFrame:

@@ -696,6 +696,27 @@ def _relative(path: Path, out_dir: Path) -> str:
     return Markup(quote(text))  # URL-quoted: safe inside a Markdown link
 
 
+def flip_evidence(
+    result: Any, frame: pd.DataFrame | None = None, n_examples: int = evidence_mod.N_EXAMPLES
+) -> list[Any]:
+    """The "What a flip looks like" examples of every run (reads only the chosen samples from the logs).
+
+    Args:
+        result: an AnalysisResult (or any object with per_prompt and, optionally, per_model/frame/tidy).
+        frame: the tidy frame of the selected judge (default: ``result.frame``, else ``result.tidy``).
+        n_examples: least stable prompts shown per run.
+
+    Returns:
+        ``evidence.collect`` output (empty without a per_prompt table).
+    """
+    if frame is None:
+        frame = next((f for n in ("frame", "tidy") if isinstance(f := getattr(result, n, None), pd.DataFrame)), None)
+    per_prompt = _frame(result, "per_prompt")
+    if per_prompt is None:
+        return []
+    return evidence_mod.collect(per_prompt, frame, n_examples, models=_model_order(result))
+
+
 def write_report(
     result: Any,
     out_dir: Path,
@@ -724,15 +745,8 @@ def write_report(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     sources = list(sources)
-    if frame is None:
-        frame = next((f for n in ("frame", "tidy") if isinstance(f := getattr(result, n, None), pd.DataFrame)), None)
-    per_prompt = _frame(result, "per_prompt")
     if evidence is None:
-        evidence = (
-            []
-            if per_prompt is None
-            else evidence_mod.collect(per_prompt, frame, n_examples, models=_model_order(result))
-        )
+        evidence = flip_evidence(result, frame, n_examples)
     sections = build_sections(result, sources, list(skipped or []), n_missing, evidence, n_examples)
     settings = getattr(result, "settings", None) or {}
     judges = sorted({j for info in sources for j in getattr(info, "judges", [])})

@@ -109,13 +109,24 @@ def test_analyze_writes_every_output(logs: Path, tmp_path: Path, capsys: pytest.
     assert not (out / "agreement.json").exists()
 
     for name in FIGURES:
-        assert (out / "figures" / f"{name}.png").stat().st_size > 0
-        assert (out / "figures" / f"{name}.pdf").stat().st_size > 0
+        assert (out / "figures" / f"{name}.png").read_bytes().startswith(b"\x89PNG")
+        assert not (out / "figures" / f"{name}.pdf").exists()  # PDFs only with --pdf
     html = (out / "report.html").read_text()
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&lt;b&gt;cyber&lt;/b&gt;" in html and "data:image/png;base64," in html
     assert "vllm/grader" in html and 'src="figures/' not in html
     assert (out / "report.md").read_text().startswith("# Refusal stability report")
+
+
+def test_pdf_figures_on_request_and_removed_when_not_requested(logs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run_analyze(parse([str(logs), "--out", str(out), "--bootstrap", "50", "--quiet", "--pdf"])) == 0
+    for name in FIGURES:
+        assert (out / "figures" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
+    assert run_analyze(parse([str(logs), "--out", str(out), "--bootstrap", "50", "--quiet", "--workers", "1"])) == 0
+    for name in FIGURES:  # a stale PDF would not match the new PNG: it goes
+        assert not (out / "figures" / f"{name}.pdf").exists()
+        assert (out / "figures" / f"{name}.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_two_judges_need_a_choice_and_give_agreement(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
