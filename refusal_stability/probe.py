@@ -572,8 +572,10 @@ def _served_name(model: str, cache_dir: str | None) -> str:
 
 
 def _display_name(served: str) -> str:
-    """``vllm/<name>``; a local model directory is shown by its basename, never its full path."""
-    return f"vllm/{Path(served).name}" if Path(served).exists() else f"vllm/{served}"
+    """The model as the analysis shows it: ``vllm/<name>``, a local directory by its last part."""
+    from refusal_stability.analysis.tidy import display_model_name
+
+    return display_model_name(f"vllm/{served}")
 
 
 def _check_out(out: str) -> Path:
