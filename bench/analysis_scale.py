@@ -41,11 +41,9 @@ import threading
 import time
 from pathlib import Path
 
-EPOCHS = 20  # 4 temperatures x 5 seeds
+EPOCHS = 20  # the default grid: 4 temperatures x 5 seeds (refusal_stability.solvers.sampling_grid)
 SHAPES = {70_080: (4, 876), 350_400: (20, 876), 1_401_600: (20, 3_504)}  # records -> (models, prompts)
 SHARD_PROMPTS = 146  # prompts per log: 876 = 6 x 146, 3,504 = 24 x 146
-TEMPERATURES = (0.0, 0.3, 0.7, 1.0)
-SEEDS = (42, 43, 44, 45, 46)
 SEED = 0
 TARGET_SECONDS = 15.0
 TARGET_RSS_MB = 2048.0
@@ -66,6 +64,8 @@ def _write_shard(job: tuple[Path, int, int]) -> tuple[Path, float]:
     import numpy as np
     from inspect_ai.log import write_eval_log
 
+    from refusal_stability.solvers.sampling_grid import DEFAULT_SEEDS, DEFAULT_TEMPERATURES
+
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the log factory lives with the tests
     import synthetic_logs as synthetic
 
@@ -79,7 +79,7 @@ def _write_shard(job: tuple[Path, int, int]) -> tuple[Path, float]:
     ]
     rng = np.random.default_rng([SEED, model, shard])  # labels depend on (model, shard) only: studies share files
     labels = synthetic.random_labels([p.prompt_id for p in prompts], EPOCHS, rng)
-    log = synthetic.build_eval_log(model_names(model + 1)[model], prompts, labels, TEMPERATURES, SEEDS)
+    log = synthetic.build_eval_log(model_names(model + 1)[model], prompts, labels, DEFAULT_TEMPERATURES, DEFAULT_SEEDS)
     partial = path.with_name(f"partial-{path.name}")  # keeps the .eval suffix (Inspect picks the writer by it)
     write_eval_log(log, str(partial))
     partial.replace(path)
