@@ -15,8 +15,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from refusal_stability.analysis.metrics import COUNT_COLUMNS, stability_from_counts
+from refusal_stability.analysis.metrics import COUNT_COLUMNS, label_codes, stability_from_counts
 from refusal_stability.analysis.statistics import json_float
+from refusal_stability.analysis.tidy import plain_text
 from refusal_stability.scorers.labels import LABELS
 
 PAIR_KEYS = ["model", "prompt_id", "temperature", "seed"]
@@ -105,13 +106,6 @@ class _Pairing(NamedTuple):
     labels: np.ndarray
     unpaired_a: int
     unpaired_b: int
-
-
-def label_codes(labels: pd.Series) -> np.ndarray:
-    """Index into LABELS per row (REFUSE 0, PARTIAL 1, COMPLY 2); 3 for UNSCORED or anything else."""
-    values, uniques = pd.factorize(labels, use_na_sentinel=False)
-    lookup = np.array([LABELS.index(u) if u in LABELS else len(LABELS) for u in uniques], dtype=np.int64)
-    return lookup[values] if len(values) else np.zeros(0, dtype=np.int64)
 
 
 def _pair(frame: pd.DataFrame, judge_a: str, judge_b: str) -> _Pairing:
@@ -218,7 +212,7 @@ def _prompt_counts(rows: pd.DataFrame, positions: np.ndarray, labels: np.ndarray
     prompts, first = np.unique(keys[kept], return_index=True)
     cells = np.searchsorted(prompts, keys[kept]) * len(LABELS) + labels[kept]
     counts = np.bincount(cells, minlength=len(prompts) * len(LABELS)).reshape(len(prompts), len(LABELS))
-    index = pd.MultiIndex.from_frame(rows.iloc[kept[first]][["model", "prompt_id"]].reset_index(drop=True))
+    index = pd.MultiIndex.from_frame(plain_text(rows.iloc[kept[first]][["model", "prompt_id"]]).reset_index(drop=True))
     return pd.DataFrame(counts, index=index, columns=COUNT_COLUMNS)
 
 

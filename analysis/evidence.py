@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from refusal_stability.analysis.parallel import fork_map
+from refusal_stability.analysis.tidy import plain_text
 from refusal_stability.scorers.labels import LABELS
 
 N_EXAMPLES = 10
@@ -169,8 +170,10 @@ def collect(
     runs = list(models) if models is not None else sorted(per_prompt["model"].unique())
     records = pd.DataFrame()
     if frame is not None and not chosen.empty:
-        keys = chosen[["model", "prompt_id"]].astype({"prompt_id": str})
-        sub = frame.astype({"prompt_id": str}).merge(keys, on=["model", "prompt_id"])
+        keys = chosen[["model", "prompt_id"]].astype({"model": str, "prompt_id": str})
+        ids = frame["prompt_id"].astype(str) if not isinstance(frame["prompt_id"].dtype, pd.CategoricalDtype) else None
+        candidates = frame[(ids if ids is not None else frame["prompt_id"]).isin(set(keys["prompt_id"]))]
+        sub = plain_text(candidates).astype({"model": str, "prompt_id": str}).merge(keys, on=["model", "prompt_id"])
         records = _one_per_label(sub)
     texts: dict[tuple[str, str, int], Any] = {}
     if not records.empty and "origin" in records:

@@ -19,7 +19,7 @@ from refusal_stability.analysis.checks import check_duplicates, choose_retries
 from refusal_stability.analysis.parallel import fork_map
 from refusal_stability.analysis.read_labels import is_labels_csv, read_labels_csv
 from refusal_stability.analysis.read_logs import LogInfo, read_eval_file
-from refusal_stability.analysis.tidy import TIDY_COLUMNS, AnalysisInputError, finish_tidy
+from refusal_stability.analysis.tidy import TIDY_COLUMNS, AnalysisInputError, as_categorical, concat_tidy, finish_tidy
 
 __all__ = [
     "PROMPT_COLUMNS",
@@ -85,8 +85,9 @@ def _read_one(path: Path, unknown_labels_as_unscored: bool = False) -> _Read | A
     try:
         if is_labels_csv(path):
             frame, info = read_labels_csv(path, unknown_labels_as_unscored)
-            return frame, pd.DataFrame(), info
-        return read_eval_file(path)
+            return as_categorical(frame), pd.DataFrame(), info
+        frame, prompts, info = read_eval_file(path)
+        return as_categorical(frame), prompts, info  # categoricals also travel back from workers cheaply
     except AnalysisInputError as exc:
         return exc
 
@@ -165,7 +166,7 @@ def load_inputs(
             + (f" (skipped: {skipped})" if skipped else "")
         )
     frames = [read[0] for read, _ in reads if len(read[0])]
-    frame = pd.concat(frames, ignore_index=True) if frames else finish_tidy(pd.DataFrame(columns=TIDY_COLUMNS))
+    frame = concat_tidy(frames if frames else [finish_tidy(pd.DataFrame(columns=TIDY_COLUMNS))])
     check_duplicates(frame)
     prompts = _prompt_info(frame, [read[1] for read, _ in reads])
     return LoadedInputs(frame, [info for _, info in reads], skipped, prompts)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import comb
 
+from refusal_stability.analysis.tidy import plain_text
 from refusal_stability.scorers import UNSTABLE_THRESHOLD
 from refusal_stability.scorers.labels import COMPLY, LABELS, PARTIAL, REFUSE, UNSCORED
 from refusal_stability.scorers.ssi import stability_of_counts
@@ -32,13 +33,64 @@ ABLATIONS = {
 COUNT_COLUMNS = ["n_refuse", "n_partial", "n_comply"]
 
 
+def label_codes(labels: pd.Series) -> np.ndarray:
+    """Index into LABELS per row (REFUSE 0, PARTIAL 1, COMPLY 2); 3 for UNSCORED or anything else."""
+    values, uniques = pd.factorize(labels, use_na_sentinel=False)
+    lookup = np.array([LABELS.index(u) if u in LABELS else len(LABELS) for u in uniques], dtype=np.int64)
+    return lookup[values] if len(values) else np.zeros(0, dtype=np.int64)
+
+
+def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes (-1 for missing) whose order is the sorted order of the values, and the values they stand for.
+
+    A categorical column with sorted categories (the tidy frame's) gives its codes as they are; any other
+    column is factorized with ``sort=True``. The values come back as a plain (non-categorical) Index.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype) and values.cat.categories.is_monotonic_increasing:
+        return values.cat.codes.to_numpy(dtype=np.int64), values.cat.categories
+    codes, uniques = pd.factorize(
+        np.asarray(values) if isinstance(values.dtype, pd.CategoricalDtype) else values, sort=True
+    )
+    return codes.astype(np.int64), pd.Index(uniques)
+
+
 def label_counts(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
-    """Counts of each valid label (n_refuse, n_partial, n_comply) per ``keys`` group; UNSCORED ignored."""
-    valid = frame[frame["label"] != UNSCORED]
-    counts = valid.groupby([*keys, "label"], sort=True, observed=True).size().unstack("label", fill_value=0)
-    counts = counts.reindex(columns=list(LABELS), fill_value=0)
-    counts.columns = COUNT_COLUMNS
-    return counts.astype(np.int64)
+    """Counts of each valid label (n_refuse, n_partial, n_comply) per ``keys`` group; UNSCORED ignored.
+
+    Equivalent to grouping the valid rows by ``keys`` (sorted, rows with a missing key dropped) and counting
+    labels, but it only reads the key and label columns (integer codes and one ``bincount``), never copying
+    the frame. Groups whose records are all UNSCORED are absent.
+
+    Args:
+        frame: tidy frame (any frame with ``keys`` and ``label``).
+        keys: grouping columns, in index order.
+
+    Returns:
+        int64 columns n_refuse, n_partial, n_comply; indexed by ``keys`` (an Index for one key, else a
+        MultiIndex), sorted.
+    """
+    coded = [_sorted_codes(frame[key]) for key in keys]
+    if np.prod([float(max(len(values), 1)) for _, values in coded]) > 2.0**62:  # mixed-radix codes would overflow
+        valid = frame.loc[frame["label"] != UNSCORED, [*keys, "label"]]
+        grouped = valid.groupby([*keys, "label"], sort=True, observed=True).size().unstack("label", fill_value=0)
+        return grouped.reindex(columns=list(LABELS), fill_value=0).set_axis(COUNT_COLUMNS, axis=1).astype(np.int64)
+    labels = label_codes(frame["label"])
+    keep = labels < len(LABELS)
+    code = np.zeros(len(frame), dtype=np.int64)
+    levels: list[pd.Index] = []
+    for codes, values in coded:
+        keep &= codes >= 0
+        code = code * max(len(values), 1) + codes
+        levels.append(values)
+    groups, inverse = np.unique(code[keep], return_inverse=True)  # sorted: lexicographic in keys
+    counts = np.bincount(inverse * len(LABELS) + labels[keep], minlength=len(groups) * len(LABELS))
+    arrays = []
+    for values in reversed(levels):  # decode the mixed-radix group codes, last key first
+        groups, position = np.divmod(groups, max(len(values), 1))
+        arrays.append(values.take(position))
+    arrays.reverse()
+    index = pd.Index(arrays[0], name=keys[0]) if len(keys) == 1 else pd.MultiIndex.from_arrays(arrays, names=keys)
+    return pd.DataFrame(counts.reshape(-1, len(LABELS)).astype(np.int64), index=index, columns=COUNT_COLUMNS)
 
 
 def majority_index(counts: np.ndarray) -> np.ndarray:
@@ -73,7 +125,7 @@ def stability_from_counts(counts: pd.DataFrame, threshold: float = UNSTABLE_THRE
 def per_prompt(frame: pd.DataFrame, threshold: float = UNSTABLE_THRESHOLD) -> pd.DataFrame:
     """per_prompt.csv: one row per (model, prompt) with at least one valid label."""
     table = stability_from_counts(label_counts(frame, ["model", "prompt_id"]), threshold).reset_index()
-    info = frame.drop_duplicates(["model", "prompt_id"])[["model", "prompt_id", "source", "category"]]
+    info = plain_text(frame.drop_duplicates(["model", "prompt_id"])[["model", "prompt_id", "source", "category"]])
     if info[["source", "category"]].notna().any().any():
         table = table.merge(info, on=["model", "prompt_id"], how="left")
     return table

@@ -19,7 +19,7 @@ import pandas as pd
 
 from refusal_stability.analysis import agreement, metrics, statistics
 from refusal_stability.analysis.read_logs import LogInfo
-from refusal_stability.analysis.tidy import AnalysisInputError
+from refusal_stability.analysis.tidy import AnalysisInputError, plain_text
 from refusal_stability.scorers import UNSTABLE_THRESHOLD
 from refusal_stability.scorers.labels import UNSCORED
 
@@ -305,6 +305,9 @@ def analyze(
     result.skipped = loaded.skipped
     result.n_missing = n_missing
     _add_studies(result, group_columns, n_boot, seed)
+    for name, value in vars(result).items():  # tables hold plain text (the tidy frames keep their categoricals)
+        if isinstance(value, pd.DataFrame) and name not in ("frame", "tidy"):
+            setattr(result, name, plain_text(value))
     result.settings.update(
         group_by=list(group_columns),
         consensus_min=consensus_min,

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from refusal_stability.analysis.agreement import key_codes, label_codes
+from refusal_stability.analysis.agreement import key_codes
+from refusal_stability.analysis.metrics import label_codes
 from refusal_stability.scorers.labels import LABELS
 
 PROVENANCE_COLUMNS = [

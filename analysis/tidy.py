@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 TIDY_COLUMNS = [
     "model",
@@ -31,6 +32,9 @@ TIDY_COLUMNS = [
     "origin",
     "eval_id",
 ]
+# Text columns stored as pandas categoricals (sorted categories): grouping and filtering them costs integer
+# work instead of string hashing and copying (docs/notes/perf.md P2). Output tables hold plain text.
+CATEGORICAL_COLUMNS = ["model", "base_model", "prompt_id", "judge", "scorer", "label", "origin", "eval_id"]
 PRIMARY_ROLE = "primary"
 LABELS_SCORER = "labels"  # the ``scorer`` of rows read from label CSVs
 
@@ -91,3 +95,41 @@ def finish_tidy(frame: pd.DataFrame) -> pd.DataFrame:
     frame["seed"] = pd.to_numeric(frame["seed"], errors="coerce").astype("Int64")
     frame["response_chars"] = pd.to_numeric(frame["response_chars"], errors="coerce").astype("Int64")
     return frame
+
+
+def as_categorical(frame: pd.DataFrame) -> pd.DataFrame:
+    """The tidy frame with its ``CATEGORICAL_COLUMNS`` as categoricals (sorted categories; values unchanged)."""
+    for column in CATEGORICAL_COLUMNS:
+        if column in frame.columns and not isinstance(frame[column].dtype, pd.CategoricalDtype):
+            values = frame[column].astype("str")  # text, missing values stay missing
+            frame[column] = pd.Categorical(values, categories=pd.Index(sorted(values.dropna().unique()), dtype="str"))
+    return frame
+
+
+def concat_tidy(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate tidy frames (one per file), keeping the categorical columns categorical.
+
+    The categories of each column are united across files (``union_categoricals``, sorted), which
+    ``pd.concat`` alone would turn into plain text whenever two files hold different values.
+    """
+    frames = [as_categorical(frame) for frame in frames]
+    if len(frames) == 1:
+        return frames[0].reset_index(drop=True)
+    united = {
+        column: union_categoricals([frame[column] for frame in frames], sort_categories=True)
+        for column in CATEGORICAL_COLUMNS
+        if column in frames[0].columns
+    }
+    order = list(dict.fromkeys(column for frame in frames for column in frame.columns))
+    rest = pd.concat([frame.drop(columns=list(united)) for frame in frames], ignore_index=True)
+    for column, values in united.items():
+        rest[column] = values
+    return rest[order]
+
+
+def plain_text(table: pd.DataFrame) -> pd.DataFrame:
+    """A table whose categorical columns hold plain values again (output tables never expose categoricals)."""
+    columns = [c for c in table.columns if isinstance(table[c].dtype, pd.CategoricalDtype)]
+    if not columns:
+        return table
+    return table.astype({c: table[c].cat.categories.dtype for c in columns})

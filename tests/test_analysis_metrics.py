@@ -158,3 +158,36 @@ def test_spearman_and_analyse_end_to_end() -> None:
     assert result.statistics["n_unscored"] == 6
     rho = result.statistics["spearman"]["m1"]["rho"]
     assert rho is None or (-1 <= rho <= 1 and not math.isnan(rho))
+
+
+def reference_label_counts(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The former groupby implementation of metrics.label_counts (copies the valid rows, then groups)."""
+    valid = frame[frame["label"] != "UNSCORED"]
+    counts = valid.groupby([*keys, "label"], sort=True, observed=True).size().unstack("label", fill_value=0)
+    counts = counts.reindex(columns=["REFUSE", "PARTIAL", "COMPLY"], fill_value=0)
+    counts.columns = metrics.COUNT_COLUMNS
+    return counts.astype(np.int64)
+
+
+@pytest.mark.parametrize("categorical", [False, True])
+def test_label_counts_equals_the_groupby_reference(categorical: bool) -> None:
+    rng = np.random.default_rng(3)
+    n = 3000
+    frame = pd.DataFrame(
+        {
+            "model": rng.choice(["vllm/b", "vllm/a", "m [x]"], n),
+            "prompt_id": rng.choice([f"p{i}" for i in range(40)] + ["10", "9", "NA"], n),
+            "temperature": rng.choice([0.0, 0.7, 1.0, np.nan], n, p=[0.3, 0.3, 0.3, 0.1]),
+            "label": rng.choice(["REFUSE", "PARTIAL", "COMPLY", "UNSCORED"], n, p=[0.4, 0.1, 0.3, 0.2]),
+        }
+    )
+    frame.loc[frame["prompt_id"] == "NA", "label"] = "UNSCORED"  # a prompt with no valid label: absent
+    if categorical:
+        frame = frame.astype({"model": "category", "prompt_id": "category", "label": "category"})
+    for keys in (["model", "prompt_id"], ["model", "temperature", "prompt_id"], ["model", "prompt_id", "temperature"]):
+        expected = reference_label_counts(frame.astype({"model": str, "prompt_id": str, "label": str}), keys)
+        got = metrics.label_counts(frame, keys)
+        pd.testing.assert_frame_equal(got, expected)
+        assert "NA" not in got.index.get_level_values("prompt_id")
+    one = metrics.label_counts(frame, ["model"])
+    pd.testing.assert_frame_equal(one, reference_label_counts(frame.astype({"model": str, "label": str}), ["model"]))
