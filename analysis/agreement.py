@@ -193,7 +193,11 @@ def judge_agreement(frame: pd.DataFrame, judge_a: str, judge_b: str) -> dict[str
     Raises:
         ValueError: a judge is missing, or the two judges are the same.
     """
-    pairing = _pair(frame, judge_a, judge_b)
+    return _agreement(_pair(frame, judge_a, judge_b), judge_a, judge_b)
+
+
+def _agreement(pairing: _Pairing, judge_a: str, judge_b: str) -> dict[str, Any]:
+    """``judge_agreement`` from a pairing already made."""
     models, names = pd.factorize(pairing.rows["model"].iloc[pairing.a], sort=True)
     cells = models * 16 + pairing.labels[pairing.a] * 4 + pairing.labels[pairing.b]
     tables = np.bincount(cells, minlength=len(names) * 16).reshape(len(names), 4, 4)
@@ -246,7 +250,13 @@ def consensus(
     """
     if min_records < 1:
         raise ValueError(f"min_records must be at least 1, got {min_records}")
-    pairing = _pair(frame, judge_a, judge_b)
+    return _consensus(_pair(frame, judge_a, judge_b), judge_a, min_records, threshold)
+
+
+def _consensus(
+    pairing: _Pairing, judge_a: str, min_records: int, threshold: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``consensus`` from a pairing already made."""
     rows, labels = pairing.rows, pairing.labels
     keys = key_codes(rows, ["model", "prompt_id"])
     judge_a_rows = np.flatnonzero((rows["judge"] == judge_a).to_numpy())
@@ -313,15 +323,18 @@ def judge_studies(
     Returns:
         The JudgeStudies; every field None when no selected judge shares a model with another judge.
     """
+    if min_records < 1:
+        raise ValueError(f"min_records must be at least 1, got {min_records}")
     pairs, tables, flags = [], [], []
     for judge, rows in selected.groupby("judge", sort=True, observed=True):
         judge = str(judge)
         models = rows["model"].unique()
         theirs = tidy[tidy["model"].isin(models)]
         for index, other in enumerate(sorted(set(theirs["judge"].unique()) - {judge})):
-            pairs.append(judge_agreement(theirs, judge, other))
+            pairing = _pair(theirs, judge, other)  # one pairing serves agreement and consensus
+            pairs.append(_agreement(pairing, judge, other))
             if index == 0:
-                table, sensitive = consensus(theirs, judge, other, min_records, threshold)
+                table, sensitive = _consensus(pairing, judge, min_records, threshold)
                 tables.append(table)
                 flags.append(sensitive[["model", "prompt_id", "judge_sensitive"]])
     if not pairs:

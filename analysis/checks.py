@@ -157,7 +157,7 @@ def select_judge(frame: pd.DataFrame, judge: str | None) -> pd.DataFrame:
         if judge not in judges:
             raise AnalysisInputError(f"--judge {judge!r} not in the input; judges found: {judges}")
         chosen = frame[frame["judge"] == judge]
-        dropped = sorted(set(frame["model"]) - set(chosen["model"]))
+        dropped = sorted(set(frame["model"].unique()) - set(chosen["model"].unique()))
         if dropped:
             warnings.warn(f"models without labels from judge {judge!r} are left out: {dropped}", stacklevel=2)
         return chosen.reset_index(drop=True)
@@ -184,7 +184,7 @@ def check_valid_labels(frame: pd.DataFrame) -> None:
             f"no valid label to analyse: all {len(frame):,} records are UNSCORED/ERROR (judge: {judges}); "
             "the score metadata 'reason' of each record says why the judge could not label it"
         )
-    without = sorted(set(frame["model"]) - set(frame.loc[valid, "model"]))
+    without = sorted(set(frame["model"].unique()) - set(frame.loc[valid, "model"].unique()))
     if without:
         warnings.warn(
             f"model(s) {', '.join(without)} have no valid label (all records UNSCORED/ERROR) and are left out",
@@ -211,7 +211,7 @@ def check_grids(frame: pd.DataFrame, allow_incomplete: bool = False) -> int:
             continue
         missing = int((n_prompts - short).sum())
         missing_total += missing
-        shown = ", ".join(f"(t={key[0]}, seed={key[1]}): {n}/{n_prompts}" for key, n in short.head(6).items())  # type: ignore[index]
+        shown = ", ".join(f"(t={key[0]}, seed={key[1]}): {n}/{n_prompts}" for key, n in short.head(6).items())
         message = (
             f"model {model!r} (judge {judge!r}) mixes sampling grids: {len(short)} of {len(per_config)} "
             f"(temperature, seed) configurations cover only some prompts [{shown}]"

@@ -17,7 +17,6 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 COMPARISON_COLUMNS = [
     "a",
@@ -82,6 +81,8 @@ def wilcoxon_signed_rank(differences: np.ndarray) -> tuple[float, float]:
         ``(statistic, p)``; ``(nan, 1.0)`` when every difference is zero (no evidence of a difference,
         and the statistic is undefined).
     """
+    from scipy import stats  # imported where used (scipy.stats is slow to import)
+
     d = np.round(np.asarray(differences, dtype=float), _DIGITS)
     nonzero = d[d != 0]
     n = len(nonzero)
@@ -113,6 +114,8 @@ def mcnemar_exact(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
         ``(statistic, p)`` with statistic = min(n_ab, n_ba), the smaller discordant count (n_ab: true in
         a only); ``(nan, 1.0)`` when no prompt is discordant.
     """
+    from scipy import stats
+
     a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
     only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
     if only_a + only_b == 0:

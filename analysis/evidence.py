@@ -175,7 +175,7 @@ def collect(
         candidates = frame[(ids if ids is not None else frame["prompt_id"]).isin(set(keys["prompt_id"]))]
         sub = plain_text(candidates).astype({"model": str, "prompt_id": str}).merge(keys, on=["model", "prompt_id"])
         records = _one_per_label(sub)
-    texts: dict[tuple[str, str, int], Any] = {}
+    texts: dict[tuple[Any, str, int | None], Any] = {}
     if not records.empty and "origin" in records:
         log_rows = records[records["origin"].map(is_log) & records["epoch"].notna()]
         jobs = [

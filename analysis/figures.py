@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from refusal_stability.analysis.pipeline import AnalysisResult
 
 DPI = 100
-RC_PARAMS = {
+RC_PARAMS: dict[str, Any] = {
     "figure.dpi": DPI,
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -46,7 +46,7 @@ def _pyplot() -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update(RC_PARAMS)
+    plt.style.use(RC_PARAMS)
     return plt
 
 
@@ -62,7 +62,7 @@ def _models(result: AnalysisResult) -> list[str]:
 
 def ssi_distribution(result: AnalysisResult, ax: Axes) -> None:
     """Histogram of per-prompt SSI per model."""
-    bins = np.linspace(0, 1, 21)
+    bins = np.linspace(0, 1, 21).tolist()
     for model, table in result.per_prompt.groupby("model"):
         ax.hist(table["ssi"], bins=bins, histtype="step", linewidth=1.5, label=_short(model))
     ax.axvline(result.statistics["threshold"], color="grey", linestyle="--", linewidth=1, label="unstable below")

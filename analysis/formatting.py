@@ -161,13 +161,14 @@ def number(value: Any) -> str:
     if isinstance(value, int | np.integer):
         return f"{int(value):,}"
     if isinstance(value, float | np.floating):
-        if float(value).is_integer() and abs(value) < 1e15:
-            return f"{int(value):,}"
-        if abs(value) >= 100:
-            return f"{value:,.1f}"
-        if abs(value) >= 0.01:
-            return f"{value:.3f}".rstrip("0").rstrip(".")
-        return f"{value:.2g}"
+        number = float(value)
+        if number.is_integer() and abs(number) < 1e15:
+            return f"{int(number):,}"
+        if abs(number) >= 100:
+            return f"{number:,.1f}"
+        if abs(number) >= 0.01:
+            return f"{number:.3f}".rstrip("0").rstrip(".")
+        return f"{number:.2g}"
     return str(value)
 
 
@@ -241,18 +242,17 @@ def table(
     """
     if frame is None:
         return Table([], [])
-    if not isinstance(frame, pd.DataFrame):
-        frame = pd.DataFrame(list(frame))
-    if frame.empty:
+    data = frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(list(frame))
+    if data.empty:
         return Table([], [])
-    names = [c for c in (columns if columns is not None else frame.columns) if c in frame.columns]
-    merged = {c for c in names if ci_columns and f"{c}_ci_low" in frame.columns and f"{c}_ci_high" in frame.columns}
+    names = [c for c in (columns if columns is not None else data.columns) if c in data.columns]
+    merged = {c for c in names if ci_columns and f"{c}_ci_low" in data.columns and f"{c}_ci_high" in data.columns}
     if ci_columns:
         names = [c for c in names if not (c.endswith(("_ci_low", "_ci_high")) and c.rsplit("_ci_", 1)[0] in merged)]
     overrides = dict(headers or {})
     head = [overrides.get(c) or header(c) + (" [95% CI]" if c in merged else "") for c in names]
     rows = []
-    for record in frame[names + [f"{c}_ci_{s}" for c in merged for s in ("low", "high")]].to_dict("records"):
+    for record in data[names + [f"{c}_ci_{s}" for c in merged for s in ("low", "high")]].to_dict("records"):
         row = []
         for c in names:
             text = cell(c, record[c])
@@ -262,5 +262,5 @@ def table(
                 text = f"{text} {bounds}".strip()
             row.append(text)
         rows.append(row)
-    numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]) for c in names]
+    numeric = [pd.api.types.is_numeric_dtype(data[c]) and not pd.api.types.is_bool_dtype(data[c]) for c in names]
     return Table(head, rows, numeric)

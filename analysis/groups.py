@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 DEFAULT_GROUPS = ("category", "source")
 BY_GROUP_COLUMNS = [
@@ -202,6 +201,8 @@ def kruskal_by_group(
         elif np.ptp(values) == 0:
             entry["note"] = "every prompt has the same SSI: the test is undefined"
         else:
+            from scipy import stats  # imported where used (scipy.stats is slow to import)
+
             h, p = stats.kruskal(*samples)
             entry.update(H=float(h), p=float(p))
             if entry["n_multi_group"]:

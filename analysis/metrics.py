@@ -16,12 +16,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import comb
 
 from refusal_stability.analysis.tidy import plain_text
-from refusal_stability.scorers import UNSTABLE_THRESHOLD
 from refusal_stability.scorers.labels import COMPLY, LABELS, PARTIAL, REFUSE, UNSCORED
-from refusal_stability.scorers.ssi import stability_of_counts
+from refusal_stability.scorers.ssi import UNSTABLE_THRESHOLD, stability_of_counts
 
 THRESHOLDS = (0.7, 0.75, 0.8, 0.85, 0.9)
 SAMPLE_SIZES = (1, 3, 5, 10, 20)
@@ -250,6 +248,8 @@ def _compositions(n: int) -> np.ndarray:
 @cache
 def _binomials(max_n: int, max_k: int) -> np.ndarray:
     """Table of binomial coefficients C(n, k) for n <= max_n, k <= max_k (0 where k > n)."""
+    from scipy.special import comb  # imported where used (scipy is slow to import)
+
     return comb(np.arange(max_n + 1)[:, None], np.arange(max_k + 1)[None, :])
 
 

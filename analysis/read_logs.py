@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from refusal_stability.analysis.tidy import (
@@ -245,7 +246,7 @@ def _one_scorer_per_judge(scorers: list[tuple[str, str, str | None]], path: Path
     return keep, notes
 
 
-def _rows_from_reductions(reductions: list[Any]) -> tuple[dict[str, list[Any]], list[dict[str, Any]], set[str]]:
+def _rows_from_reductions(reductions: list[Any]) -> tuple[dict[str, Any], list[dict[str, Any]], set[str]]:
     """Rebuild every (sample, epoch) row from the stability reductions of a header-only read."""
     epochs_all: list[dict[str, Any]] = []
     per_sample: list[tuple[Any, ...]] = []  # prompt_id, source, category, judge, scorer, judge_role
@@ -278,9 +279,11 @@ def _rows_from_reductions(reductions: list[Any]) -> tuple[dict[str, list[Any]], 
             prompts.append(_prompt_row(prompt_id, meta, prompt_meta if isinstance(prompt_meta, dict) else {}))
             repeats.append(len(epochs))
             epochs_all.extend(epochs)
-    cols: dict[str, list[Any]] = {}
+    cols: dict[str, Any] = {}
     for index, name in enumerate(("prompt_id", "source", "category", "judge", "scorer", "judge_role")):
-        cols[name] = [value for sample, n in zip(per_sample, repeats, strict=True) for value in [sample[index]] * n]
+        values = np.empty(len(per_sample), dtype=object)
+        values[:] = [sample[index] for sample in per_sample]
+        cols[name] = np.repeat(values, repeats)  # one value per epoch of its sample
     for name in ("epoch", "temperature", "seed", "label", "response_hash", "response_chars"):
         cols[name] = [entry.get(name) for entry in epochs_all]
     return cols, prompts, hashes

@@ -156,7 +156,7 @@ def _incomplete_sentences(result: Any) -> list[str]:
     for row in _incomplete_rows(result):
         planned = row.get("planned_records")
         share = ""
-        if not fmt.is_missing(planned) and float(planned) > 0:
+        if planned is not None and not fmt.is_missing(planned) and float(planned) > 0:
             share = f" ({fmt.pct(float(row['missing_records']) / float(planned) * 100)} %)"
         status = f", log status {row['status']}" if not fmt.is_missing(row.get("status")) else ""
         out.append(

@@ -83,7 +83,7 @@ def spearman(prompts: pd.DataFrame) -> dict[str, dict[str, float | None]]:
     """Spearman rho between per-prompt SSI and compliance rate, per model."""
     from scipy import stats
 
-    out = {}
+    out: dict[str, dict[str, float | None]] = {}
     for model, table in prompts.groupby("model", sort=True):
         if table["ssi"].nunique() < 2 or table["compliance_rate"].nunique() < 2:
             out[model] = {"rho": None, "p": None, "n": len(table)}

@@ -231,3 +231,33 @@ def test_model_without_valid_labels_is_named(tmp_path: Path, capsys: pytest.Capt
     assert run_analyze(parse(["--labels", str(csv), "--out", str(tmp_path / "out"), "--quiet", "--no-figures"])) == 0
     assert "dead have no valid label" in capsys.readouterr().err
     assert pd.read_csv(tmp_path / "out" / "per_model.csv")["model"].tolist() == ["alive"]
+
+
+def test_the_analyze_parser_imports_no_heavy_module() -> None:
+    """`analyze --help` and argument errors need argparse only (docs/notes/perf.md P4).
+
+    ``refusal_stability.scorers``' package init imports Inspect (its judges); the analysis takes its
+    constants from the submodules that define them, so with a lazy package init (simulated here by an
+    empty package object) the parser imports neither Inspect nor pandas, scipy or matplotlib.
+    """
+    import subprocess
+    import sys
+
+    scorers_dir = Path(__file__).resolve().parents[1] / "scorers"
+    code = f"""
+import sys, types
+import refusal_stability
+package = types.ModuleType("refusal_stability.scorers")
+package.__path__ = [{str(scorers_dir)!r}]
+sys.modules["refusal_stability.scorers"] = package
+from refusal_stability.analysis.cli import main
+try:
+    main(["--threshold", "hot"])
+except SystemExit as exc:
+    assert exc.code == 2, exc.code
+print(sorted(m for m in ("inspect_ai", "pandas", "scipy", "matplotlib") if m in sys.modules))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "--threshold: invalid float value: 'hot'" in result.stderr
+    assert result.stdout.strip() == "[]"
