@@ -13,7 +13,7 @@ from typing import TypeVar
 import pandas as pd
 
 from refusal_stability.analysis.read_logs import LogInfo
-from refusal_stability.analysis.tidy import PRIMARY_ROLE, AnalysisInputError
+from refusal_stability.analysis.tidy import PRIMARY_ROLE, AnalysisInputError, replicate_name
 from refusal_stability.scorers.labels import UNSCORED
 
 __all__ = [
@@ -124,6 +124,60 @@ def check_completeness(sources: Sequence[LogInfo], allow_incomplete: bool = Fals
     for info in incomplete:
         warnings.warn(f"incomplete: {_incomplete_message(info)}", stacklevel=2)
     return completeness_table(sources)
+
+
+def name_replicates(frame: pd.DataFrame, sources: Sequence[LogInfo]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Name independent re-runs of the same run apart: ``model (run 1)``, ``model (run 2)``, ...
+
+    Two logs of one run name (model and condition) whose records overlap (same judge, prompt, temperature and
+    seed) are replicates, not retries (``choose_retries`` already kept one log per task id). Each log joins the
+    first replicate, in order of creation, that it does not overlap, so a run split over several logs of
+    disjoint prompts stays one run. Every replicate is then analysed and compared as a run of its own, and
+    ``rerun_text_change`` compares their texts. Label CSVs never form replicates (``check_duplicates``).
+
+    Args:
+        frame: the tidy frame of every input.
+        sources: what each input file contributed (for the logs' creation times).
+
+    Returns:
+        The frame, with replicate suffixes on the ``model`` of runs that have more than one replicate, and
+        the new run name of each renamed log (by path).
+    """
+    key = ["model", "judge", "prompt_id", "temperature", "seed"]
+    logs = {info.path for info in sources if info.is_log}
+    rows = frame[frame["origin"].isin(logs)]
+    repeated = rows[rows.duplicated(key, keep=False)]
+    if repeated.empty:
+        return frame, {}
+    created = {info.path: info.created or "" for info in sources}
+    renamed: dict[str, str] = {}  # origin -> replicate name (a log holds one run)
+    for run, part in rows[rows["model"].isin(repeated["model"].unique())].groupby("model", observed=True):
+        origins = sorted(part["origin"].unique(), key=lambda origin: (created.get(origin, ""), origin))
+        codes = pd.util.hash_pandas_object(part[key[1:]], index=False).to_numpy()
+        origin_of = part["origin"].to_numpy()
+        replicates: list[set[int]] = []
+        names: dict[str, str] = {}
+        for origin in origins:
+            records = set(codes[origin_of == origin].tolist())
+            index = next((i for i, seen in enumerate(replicates) if not seen & records), len(replicates))
+            if index == len(replicates):
+                replicates.append(set())
+            replicates[index] |= records
+            names[str(origin)] = replicate_name(str(run), index + 1)
+        if len(replicates) > 1:
+            renamed.update(names)
+    if not renamed:
+        return frame, {}
+    run_names = frame["origin"].astype(str).map(renamed).fillna(frame["model"].astype(str))
+    frame = frame.copy()
+    frame["model"] = pd.Categorical(run_names, categories=sorted(run_names.unique()))
+    runs = sorted(set(renamed.values()))
+    warnings.warn(
+        f"independent runs of the same model and grid are analysed as replicates: {', '.join(runs)} "
+        "(compared in comparisons.csv; text changes between them in rerun_text_change.csv)",
+        stacklevel=2,
+    )
+    return frame, renamed
 
 
 def check_duplicates(frame: pd.DataFrame) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from refusal_stability.analysis.checks import check_duplicates, choose_retries
+from refusal_stability.analysis.checks import check_duplicates, choose_retries, name_replicates
 from refusal_stability.analysis.parallel import fork_map
 from refusal_stability.analysis.read_labels import is_labels_csv, read_labels_csv
 from refusal_stability.analysis.read_logs import LogInfo, read_eval_file
@@ -167,8 +167,13 @@ def load_inputs(
         )
     frames = [read[0] for read, _ in reads if len(read[0])]
     frame = concat_tidy(frames if frames else [finish_tidy(pd.DataFrame(columns=TIDY_COLUMNS))])
+    frame, renamed = name_replicates(frame, [info for _, info in reads])
     check_duplicates(frame)
-    prompts = _prompt_info(frame, [read[1] for read, _ in reads])
+    prompt_frames = [
+        read[1].assign(model=renamed[info.path]) if info.path in renamed and not read[1].empty else read[1]
+        for read, info in reads
+    ]
+    prompts = _prompt_info(frame, prompt_frames)
     return LoadedInputs(frame, [info for _, info in reads], skipped, prompts)
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from refusal_stability.analysis import agreement, metrics, statistics
 from refusal_stability.analysis.read_logs import LogInfo
-from refusal_stability.analysis.tidy import AnalysisInputError, plain_text
+from refusal_stability.analysis.tidy import AnalysisInputError, plain_text, replicate_group
 from refusal_stability.scorers.labels import UNSCORED
 from refusal_stability.scorers.ssi import UNSTABLE_THRESHOLD
 
@@ -356,7 +356,9 @@ def _add_studies(result: AnalysisResult, group_by: Sequence[str], n_boot: int, s
         result.provenance = pd.concat(origins, ignore_index=True).sort_values(
             ["model", "temperature"], ignore_index=True
         )
-        rerun = provenance.rerun_text_change(frame)
+        # replicates (``model (run 2)``) of one run are its re-runs: compare their texts under one name
+        groups = frame["model"].astype(str).map(replicate_group)
+        rerun = provenance.rerun_text_change(frame.assign(model=groups))
         result.rerun_text_change = rerun if len(rerun) else None
 
 

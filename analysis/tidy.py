@@ -8,6 +8,7 @@ response_hash, response_chars, origin (the file a row came from), eval_id.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
@@ -81,6 +82,19 @@ def clean_condition(value: Any) -> str | None:
 def run_name(model: str, condition: str | None) -> str:
     """The run name used as ``model`` in every table: ``display_model [condition]``."""
     return f"{model} [{condition}]" if condition else model
+
+
+REPLICATE_SUFFIX = re.compile(r" \(run \d+\)$")
+
+
+def replicate_name(run: str, index: int) -> str:
+    """The name of the ``index``-th (1-based) independent run of the same model, condition and grid."""
+    return f"{run} (run {index})"
+
+
+def replicate_group(run: str) -> str:
+    """The run name without its replicate suffix: ``m [c] (run 2)`` -> ``m [c]``."""
+    return REPLICATE_SUFFIX.sub("", run)
 
 
 def finish_tidy(frame: pd.DataFrame) -> pd.DataFrame:

@@ -118,11 +118,13 @@ def test_corrupt_and_foreign_files_in_a_directory_warn(tmp_path: Path) -> None:
         load_inputs([tmp_path / "nested" / "corrupt.eval"])
 
 
-def test_duplicate_runs_are_an_error(tmp_path: Path) -> None:
+def test_duplicate_runs_are_replicates_never_pooled(tmp_path: Path) -> None:
     write_log(tmp_path / "one.eval")
     write_log(tmp_path / "two.eval")
-    with pytest.raises(AnalysisInputError, match="one run per model"):
-        load_inputs([tmp_path])
+    with pytest.warns(UserWarning, match="analysed as replicates"):
+        frame = load_inputs([tmp_path]).frame
+    per_run = frame.groupby("model", observed=True)["origin"].nunique()
+    assert len(per_run) == 2 and (per_run == 1).all()  # each replicate is one log's records, never both
 
 
 def test_mixed_grids_error_or_explicit_handling(tmp_path: Path) -> None:

@@ -98,3 +98,15 @@ def test_the_two_judges_are_compared(result) -> None:
     assert set(heuristic.loc[heuristic["temperature"] == 0.0, "label"]) == {"REFUSE"}
     assert isinstance(result.consensus, pd.DataFrame) and len(result.consensus) == 1
     assert "judge_sensitive" in result.per_prompt.columns
+
+
+def test_a_rerun_of_the_same_grid_is_a_replicate_with_identical_texts(tmp_path: Path) -> None:
+    _run(tmp_path)
+    _run(tmp_path)
+    with pytest.warns(UserWarning, match="replicates"):
+        rerun = analyze([tmp_path], n_boot=20)
+    assert sorted(rerun.per_model["model"]) == ["mockllm/target (run 1)", "mockllm/target (run 2)"]
+    change = rerun.rerun_text_change.set_index("temperature")
+    assert change.loc["all", "n_runs"] == 2
+    assert change.loc["all", "n_records"] == N_PROMPTS * len(TEMPERATURES) * len(SEEDS)
+    assert change.loc["all", "text_changed_pct"] == 0.0  # the mock model is deterministic
