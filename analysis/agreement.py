@@ -19,6 +19,7 @@ from refusal_stability.analysis.metrics import COUNT_COLUMNS, label_codes, stabi
 from refusal_stability.analysis.statistics import json_float
 from refusal_stability.analysis.tidy import plain_text
 from refusal_stability.scorers.labels import LABELS
+from refusal_stability.scorers.ssi import UNSTABLE_THRESHOLD
 
 PAIR_KEYS = ["model", "prompt_id", "temperature", "seed"]
 CONSENSUS_COLUMNS = [
@@ -221,7 +222,7 @@ def _prompt_counts(rows: pd.DataFrame, positions: np.ndarray, labels: np.ndarray
 
 
 def consensus(
-    frame: pd.DataFrame, judge_a: str, judge_b: str, min_records: int = 5, threshold: float = 0.8
+    frame: pd.DataFrame, judge_a: str, judge_b: str, min_records: int = 5, threshold: float = UNSTABLE_THRESHOLD
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stability on all records of judge A vs on consensus records only (consensus.csv).
 
@@ -306,7 +307,7 @@ class JudgeStudies(NamedTuple):
 
 
 def judge_studies(
-    selected: pd.DataFrame, tidy: pd.DataFrame, min_records: int = 5, threshold: float = 0.8
+    selected: pd.DataFrame, tidy: pd.DataFrame, min_records: int = 5, threshold: float = UNSTABLE_THRESHOLD
 ) -> JudgeStudies:
     """Agreement, consensus and judge sensitivity of the selected judges against every other judge.
 

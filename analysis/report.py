@@ -25,6 +25,7 @@ from markupsafe import Markup
 from refusal_stability.analysis import evidence as evidence_mod
 from refusal_stability.analysis import formatting as fmt
 from refusal_stability.analysis.formatting import Table
+from refusal_stability.scorers.ssi import UNSTABLE_THRESHOLD
 
 N_UNSTABLE_SHOWN = 25
 FOLD_CHARS = 400  # texts longer than this are folded (<details>) with a preview
@@ -319,7 +320,7 @@ def key_findings(result: Any) -> list[str]:
     """
     findings = _incomplete_sentences(result)
     per_model = _frame(result, "per_model")
-    threshold = _stats(result).get("threshold", getattr(result, "settings", {}).get("threshold", 0.8))
+    threshold = _stats(result).get("threshold", getattr(result, "settings", {}).get("threshold", UNSTABLE_THRESHOLD))
     if per_model is not None and "flip_pct" in per_model:
         rows = per_model.to_dict("records")
         if len(rows) <= 3:
@@ -753,7 +754,7 @@ def write_report(
     context = {
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "judge_text": settings.get("judge") or ", ".join(judges) or fmt.DASH,
-        "threshold": _stats(result).get("threshold", settings.get("threshold", 0.8)),
+        "threshold": _stats(result).get("threshold", settings.get("threshold", UNSTABLE_THRESHOLD)),
         "warnings": _incomplete_sentences(result)
         + ([f"{fmt.integer(n_missing)} records are missing (--allow-incomplete)."] if n_missing else []),
         "sections": sections,
