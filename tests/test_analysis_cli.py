@@ -236,20 +236,15 @@ def test_model_without_valid_labels_is_named(tmp_path: Path, capsys: pytest.Capt
 def test_the_analyze_parser_imports_no_heavy_module() -> None:
     """`analyze --help` and argument errors need argparse only (docs/notes/perf.md P4).
 
-    ``refusal_stability.scorers``' package init imports Inspect (its judges); the analysis takes its
-    constants from the submodules that define them, so with a lazy package init (simulated here by an
-    empty package object) the parser imports neither Inspect nor pandas, scipy or matplotlib.
+    The analysis takes its constants from ``scorers.ssi``, and ``refusal_stability.scorers`` imports its
+    judges (and Inspect) only when one is used, so the parser imports neither Inspect nor pandas, scipy or
+    matplotlib.
     """
     import subprocess
     import sys
 
-    scorers_dir = Path(__file__).resolve().parents[1] / "scorers"
-    code = f"""
-import sys, types
-import refusal_stability
-package = types.ModuleType("refusal_stability.scorers")
-package.__path__ = [{str(scorers_dir)!r}]
-sys.modules["refusal_stability.scorers"] = package
+    code = """
+import sys
 from refusal_stability.analysis.cli import main
 try:
     main(["--threshold", "hot"])
