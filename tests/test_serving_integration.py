@@ -15,6 +15,7 @@ import importlib.util
 import os
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -41,13 +42,17 @@ def _status(url: str, api_key: str | None) -> int:
         return int(exc.code)
 
 
-def test_inspect_started_server_is_loopback_only_and_keyed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_inspect_started_server_is_loopback_only_and_keyed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     try:
-        model_dir = bundled_model.provision_bundled_model(verbose=False)
+        converted = bundled_model.provision_bundled_model(verbose=False)
     except bundled_model.BundledModelError as exc:
         if _IN_CI:
             raise
         pytest.skip(str(exc))
+    # Inspect's vllm provider remembers one server per model name for the whole process (an external URL
+    # that another test connected to included): a name of its own makes Inspect start this server itself.
+    model_dir = tmp_path / "own-name"
+    model_dir.symlink_to(converted, target_is_directory=True)
     monkeypatch.delenv("VLLM_API_KEY", raising=False)
     monkeypatch.delenv("VLLM_BASE_URL", raising=False)
     vllm_cpu.ensure_vllm_cli()
