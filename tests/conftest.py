@@ -6,10 +6,10 @@ puts this folder on ``sys.path`` (rootdir-based, no ``__init__.py``).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from vllm_server import in_ci
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -27,7 +27,7 @@ def shared_path(relative: str) -> Path:
     path = SHARED / relative
     if not path.exists():
         message = f"shared research data {path} is absent"
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(f"{message}; CI must run with ../shared beside the checkout")
         pytest.skip(message)
     return path
@@ -42,14 +42,9 @@ def shared_data() -> type:
 @pytest.fixture(scope="session")
 def bundled_model_dir() -> Path:
     """The bundled model converted for vLLM; skipped without it on a user's machine, an error under CI."""
-    from refusal_stability import bundled_model
+    from vllm_server import bundled_model_or_skip
 
-    try:
-        return bundled_model.provision_bundled_model(verbose=False)
-    except bundled_model.BundledModelError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(exc))
+    return bundled_model_or_skip()
 
 
 @pytest.fixture(scope="session")

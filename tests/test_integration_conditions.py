@@ -8,8 +8,6 @@ tests the mechanics, not a safety result.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -17,15 +15,13 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-_IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-if importlib.util.find_spec("vllm") is None:
-    if _IN_CI:
-        raise RuntimeError("vllm is not installed (pip install 'refusal-stability[cpu]')")
-    pytest.skip("vllm is not installed", allow_module_level=True)
+from vllm_server import require_vllm  # noqa: E402
+
+require_vllm()
 
 from inspect_ai import eval as inspect_eval  # noqa: E402
 from inspect_ai.model import Model, get_model  # noqa: E402
-from vllm_server import Server  # noqa: E402
+from vllm_server import Server  # noqa: E402  # noqa: E402
 
 from refusal_stability.cli import main as cli_main  # noqa: E402
 from refusal_stability.inspect_tasks.refusal_stability import refusal_stability  # noqa: E402

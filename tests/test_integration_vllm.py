@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import json
-import os
 import re
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -39,19 +35,15 @@ MAX_TOKENS = 32
 # prefill is chunked; see vllm_cpu.vllm_server_args).
 
 # In CI (CI=true) a missing prerequisite fails the run instead of skipping it silently.
-_IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+from vllm_server import http_status, require_vllm  # noqa: E402
 
-if importlib.util.find_spec("vllm") is None:
-    message = "vllm is not installed (pip install 'refusal-stability[cpu]')"
-    if _IN_CI:
-        raise RuntimeError(message)
-    pytest.skip(message, allow_module_level=True)
+require_vllm()
 
 from inspect_ai import eval as inspect_eval  # noqa: E402
 from inspect_ai import eval_retry  # noqa: E402
 from inspect_ai.log import EvalLog, read_eval_log, resolve_sample_attachments  # noqa: E402
 from inspect_ai.model import GenerateConfig, get_model  # noqa: E402
-from vllm_server import Server  # noqa: E402
+from vllm_server import Server  # noqa: E402  # noqa: E402
 
 from refusal_stability import vllm_cpu  # noqa: E402
 from refusal_stability.inspect_tasks.refusal_stability import refusal_stability  # noqa: E402
@@ -68,24 +60,15 @@ def server(vllm_server: Server) -> Server:
     return vllm_server
 
 
-def _status(url: str, api_key: str | None) -> int:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-
-
 def test_server_listens_on_loopback_only_and_requires_its_key(server: Server) -> None:
     sockets = vllm_cpu.listening_sockets(server.process.pid)
     assert ("127.0.0.1", server.port) in sockets, sockets
     exposed = [(ip, port) for ip, port in sockets if ip not in ("127.0.0.1", "::1")]
     assert not exposed, f"server process tree listens beyond loopback: {exposed}"
     models = f"{server.base_url}/models"
-    assert _status(models, None) == 401
-    assert _status(models, vllm_cpu.INSPECT_DEFAULT_API_KEY) == 401
-    assert _status(models, server.api_key) == 200
+    assert http_status(models, None) == 401
+    assert http_status(models, vllm_cpu.INSPECT_DEFAULT_API_KEY) == 401
+    assert http_status(models, server.api_key) == 200
 
 
 def test_converted_model_dir_is_plain_hf(model_dir: Path) -> None:

@@ -8,23 +8,17 @@ Run: ``pytest -m integration tests/test_probe_integration.py``.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import re
 
 import pytest
 
 pytestmark = pytest.mark.integration
 
-_IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+from vllm_server import bundled_model_or_skip, require_vllm  # noqa: E402
 
-if importlib.util.find_spec("vllm") is None:
-    if _IN_CI:
-        raise RuntimeError("vllm is not installed (pip install 'refusal-stability[cpu]')")
-    pytest.skip("vllm is not installed", allow_module_level=True)
+require_vllm()
 
-from refusal_stability import bundled_model  # noqa: E402
 from refusal_stability.cli import main  # noqa: E402
 from refusal_stability.scorers.heuristic import classify  # noqa: E402
 
@@ -34,12 +28,7 @@ HEX16 = re.compile(r"[0-9a-f]{16}")
 
 @pytest.fixture(scope="module")
 def probe_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict, str]:
-    try:
-        bundled_model.provision_bundled_model(verbose=False)
-    except bundled_model.BundledModelError as exc:
-        if _IN_CI:
-            raise
-        pytest.skip(str(exc))
+    bundled_model_or_skip()
     out = tmp_path_factory.mktemp("probe")
     argv = ["probe", "--n-prompts", str(N_PROMPTS), "--concurrency", ",".join(map(str, CONCURRENCY))]
     argv += ["--max-tokens", str(MAX_TOKENS), "--max-model-len", "1024", "--out", str(out)]

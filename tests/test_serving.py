@@ -13,11 +13,10 @@ import importlib.util
 import json
 import os
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+from vllm_server import http_status
 
 from refusal_stability import vllm_cpu
 
@@ -115,15 +114,6 @@ def _records(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def _status(url: str, api_key: str | None) -> int:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-
-
 def test_random_api_keys_are_long_and_distinct() -> None:
     keys = {vllm_cpu.random_api_key() for _ in range(50)}
     assert len(keys) == 50
@@ -174,9 +164,9 @@ def test_launch_binds_loopback_and_passes_a_random_key_outside_argv(fake_vllm: P
         assert started["argv"][started["argv"].index("--host") + 1] == "127.0.0.1"
         assert "--api-key" not in started["argv"] and key not in " ".join(started["argv"])  # not in `ps`
         assert started["env_key"] == key
-        assert _status(f"{base_url}/models", None) == 401
-        assert _status(f"{base_url}/models", vllm_cpu.INSPECT_DEFAULT_API_KEY) == 401
-        assert _status(f"{base_url}/models", key) == 200
+        assert http_status(f"{base_url}/models", None) == 401
+        assert http_status(f"{base_url}/models", vllm_cpu.INSPECT_DEFAULT_API_KEY) == 401
+        assert http_status(f"{base_url}/models", key) == 200
     finally:
         vllm_cpu.stop_vllm_server(process)
     assert process.poll() is not None

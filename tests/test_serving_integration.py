@@ -11,44 +11,24 @@ Run: ``pytest -m integration tests/test_serving_integration.py``.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.integration
 
-_IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+from vllm_server import bundled_model_or_skip, http_status, require_vllm  # noqa: E402
 
-if importlib.util.find_spec("vllm") is None:
-    if _IN_CI:
-        raise RuntimeError("vllm is not installed (pip install 'refusal-stability[cpu]')")
-    pytest.skip("vllm is not installed", allow_module_level=True)
+require_vllm()
 
 from inspect_ai.model import GenerateConfig, get_model  # noqa: E402
 
-from refusal_stability import bundled_model, vllm_cpu  # noqa: E402
-
-
-def _status(url: str, api_key: str | None) -> int:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
+from refusal_stability import vllm_cpu  # noqa: E402
 
 
 def test_inspect_started_server_is_loopback_only_and_keyed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    try:
-        converted = bundled_model.provision_bundled_model(verbose=False)
-    except bundled_model.BundledModelError as exc:
-        if _IN_CI:
-            raise
-        pytest.skip(str(exc))
+    converted = bundled_model_or_skip()
     # Inspect's vllm provider remembers one server per model name for the whole process (an external URL
     # that another test connected to included): a name of its own makes Inspect start this server itself.
     model_dir = tmp_path / "own-name"
@@ -65,9 +45,9 @@ def test_inspect_started_server_is_loopback_only_and_keyed(monkeypatch: pytest.M
             base_url = str(model.api.base_url)
             sockets = vllm_cpu.listening_sockets(os.getpid())
             statuses = {
-                "none": _status(f"{base_url}/models", None),
-                "inspect_default": _status(f"{base_url}/models", vllm_cpu.INSPECT_DEFAULT_API_KEY),
-                "key": _status(f"{base_url}/models", key),
+                "none": http_status(f"{base_url}/models", None),
+                "inspect_default": http_status(f"{base_url}/models", vllm_cpu.INSPECT_DEFAULT_API_KEY),
+                "key": http_status(f"{base_url}/models", key),
             }
             return output.completion, base_url, sockets, statuses
 

