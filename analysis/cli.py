@@ -127,6 +127,7 @@ def _analyze(args: argparse.Namespace) -> int:
             workers=getattr(args, "workers", None),
             progress=progress,
             unknown_labels_as_unscored=getattr(args, "unknown_labels_as_unscored", False),
+            prefetch_evidence=True,  # the report's flip evidence is read while the tables are computed
         )
         lap = time.perf_counter()
         result.write_tables(out_dir)

@@ -155,6 +155,7 @@ def collect(
     n: int = N_EXAMPLES,
     reader: Callable[[tuple[str, list[tuple[str, int]]]], dict[tuple[str, int], Any]] = read_samples,
     models: Sequence[str] | None = None,
+    workers: int | None = None,
 ) -> list[RunEvidence]:
     """Flip examples of every run: prompts, labels, configurations and (from logs) texts.
 
@@ -165,6 +166,7 @@ def collect(
         n: prompts per run.
         reader: reads (log path, [(sample id, epoch)]) -> texts; replaceable in tests.
         models: runs in display order (default: sorted).
+        workers: processes reading the logs (default min(2, CPUs); 1 reads in this process).
     """
     chosen = least_stable(per_prompt, n)
     runs = list(models) if models is not None else sorted(per_prompt["model"].unique())
@@ -182,7 +184,7 @@ def collect(
             (origin, sorted({(str(p), int(e)) for p, e in zip(part["prompt_id"], part["epoch"], strict=True)}))
             for origin, part in log_rows.groupby("origin", sort=True)
         ]
-        for (origin, _), result in zip(jobs, fork_map(reader, jobs), strict=True):
+        for (origin, _), result in zip(jobs, fork_map(reader, jobs, workers), strict=True):
             for (sample_id, epoch), value in result.items():
                 texts[(origin, sample_id, epoch)] = value
     out = []

@@ -16,9 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 from refusal_stability.analysis.checks import check_duplicates, choose_retries, name_replicates
-from refusal_stability.analysis.parallel import fork_map
+from refusal_stability.analysis.parallel import default_workers, fork_map
 from refusal_stability.analysis.read_labels import is_labels_csv, read_labels_csv
-from refusal_stability.analysis.read_logs import LogInfo, read_eval_file
+from refusal_stability.analysis.read_logs import LogInfo, read_eval_files
 from refusal_stability.analysis.tidy import TIDY_COLUMNS, AnalysisInputError, as_categorical, concat_tidy, finish_tidy
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 PARALLEL_MIN_BYTES = 16 * 2**20  # read files in worker processes only when the inputs total this much
+CHUNK_FILES = 16  # files per reading job (their headers are read in one event loop)
 PROMPT_COLUMNS = ["model", "prompt_id", "source", "category", "categories"]
 
 
@@ -82,14 +83,35 @@ _Read = tuple[pd.DataFrame, pd.DataFrame, LogInfo]
 
 def _read_one(path: Path, unknown_labels_as_unscored: bool = False) -> _Read | AnalysisInputError:
     """Read one log or CSV; input errors are returned (this runs in worker processes)."""
-    try:
-        if is_labels_csv(path):
+    return _read_chunk([path], unknown_labels_as_unscored)[0]
+
+
+def _read_chunk(paths: list[Path], unknown_labels_as_unscored: bool = False) -> list[_Read | AnalysisInputError]:
+    """Read logs and CSVs; input errors are returned per file (this runs in worker processes).
+
+    The logs' headers are read in one event loop (:func:`read_logs.read_eval_files`).
+    """
+    out: dict[int, _Read | AnalysisInputError] = {}
+    logs = []
+    for index, path in enumerate(paths):
+        if not is_labels_csv(path):
+            logs.append(index)
+            continue
+        try:
             frame, info = read_labels_csv(path, unknown_labels_as_unscored)
-            return as_categorical(frame), pd.DataFrame(), info
-        frame, prompts, info = read_eval_file(path)
-        return as_categorical(frame), prompts, info  # categoricals also travel back from workers cheaply
-    except AnalysisInputError as exc:
-        return exc
+            out[index] = (as_categorical(frame), pd.DataFrame(), info)
+        except AnalysisInputError as exc:
+            out[index] = exc
+    for index, outcome in zip(logs, read_eval_files([paths[i] for i in logs]), strict=True):
+        # categoricals also travel back from workers cheaply
+        out[index] = outcome if isinstance(outcome, AnalysisInputError) else (as_categorical(outcome[0]), *outcome[1:])
+    return [out[index] for index in range(len(paths))]
+
+
+def _chunks(files: list[Path], workers: int) -> list[list[Path]]:
+    """Consecutive chunks of files for the reading workers: several per worker, at most CHUNK_FILES each."""
+    size = max(1, min(CHUNK_FILES, -(-len(files) // (max(workers, 1) * 4))))
+    return [files[start : start + size] for start in range(0, len(files), size)]
 
 
 def _prompt_info(frame: pd.DataFrame, prompt_frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -139,11 +161,11 @@ def load_inputs(
         progress(f"reading {len(files)} file(s)")
     total_bytes = sum(path.stat().st_size for path, _ in files)
     pool = workers if total_bytes >= PARALLEL_MIN_BYTES else 1  # forking only pays off for big inputs
-    reader = partial(_read_one, unknown_labels_as_unscored=unknown_labels_as_unscored)
+    reader = partial(_read_chunk, unknown_labels_as_unscored=unknown_labels_as_unscored)
+    chunks = _chunks([path for path, _ in files], pool or default_workers())
+    outcomes = (outcome for chunk in fork_map(reader, chunks, pool) for outcome in chunk)
     reads: list[tuple[_Read, LogInfo]] = []
-    for index, ((path, from_dir), outcome) in enumerate(
-        zip(files, fork_map(reader, [path for path, _ in files], pool), strict=True), start=1
-    ):
+    for index, ((path, from_dir), outcome) in enumerate(zip(files, outcomes, strict=True), start=1):
         if isinstance(outcome, AnalysisInputError):
             if not from_dir:
                 raise outcome

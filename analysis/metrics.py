@@ -29,6 +29,8 @@ ABLATIONS = {
     "partial_as_refuse": {PARTIAL: REFUSE},
 }
 COUNT_COLUMNS = ["n_refuse", "n_partial", "n_comply"]
+DENSE_COUNTS_MIN = 2**22  # label_counts: a dense (groups x labels) table up to this size ...
+DENSE_COUNTS_PER_ROW = 4  # ... or up to this many cells per row of the frame; else sort the group codes
 
 
 def label_codes(labels: pd.Series) -> np.ndarray:
@@ -80,8 +82,15 @@ def label_counts(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
         keep &= codes >= 0
         code = code * max(len(values), 1) + codes
         levels.append(values)
-    groups, inverse = np.unique(code[keep], return_inverse=True)  # sorted: lexicographic in keys
-    counts = np.bincount(inverse * len(LABELS) + labels[keep], minlength=len(groups) * len(LABELS))
+    n_codes = int(np.prod([max(len(values), 1) for _, values in coded]))
+    if n_codes * len(LABELS) <= max(DENSE_COUNTS_MIN, DENSE_COUNTS_PER_ROW * len(frame)):  # dense: no sort
+        dense = np.bincount(code[keep] * len(LABELS) + labels[keep], minlength=n_codes * len(LABELS))
+        dense = dense.reshape(n_codes, len(LABELS))
+        groups = np.flatnonzero(dense.any(axis=1))  # sorted, as np.unique gives them; all-UNSCORED groups absent
+        counts = dense[groups].reshape(-1)
+    else:
+        groups, inverse = np.unique(code[keep], return_inverse=True)  # sorted: lexicographic in keys
+        counts = np.bincount(inverse * len(LABELS) + labels[keep], minlength=len(groups) * len(LABELS))
     arrays = []
     for values in reversed(levels):  # decode the mixed-radix group codes, last key first
         groups, position = np.divmod(groups, max(len(values), 1))
@@ -120,9 +129,16 @@ def stability_from_counts(counts: pd.DataFrame, threshold: float = UNSTABLE_THRE
     return out
 
 
-def per_prompt(frame: pd.DataFrame, threshold: float = UNSTABLE_THRESHOLD) -> pd.DataFrame:
-    """per_prompt.csv: one row per (model, prompt) with at least one valid label."""
-    table = stability_from_counts(label_counts(frame, ["model", "prompt_id"]), threshold).reset_index()
+def per_prompt(
+    frame: pd.DataFrame, threshold: float = UNSTABLE_THRESHOLD, counts: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """per_prompt.csv: one row per (model, prompt) with at least one valid label.
+
+    ``counts``: ``label_counts(frame, ["model", "prompt_id"])`` when the caller has it already.
+    """
+    if counts is None:
+        counts = label_counts(frame, ["model", "prompt_id"])
+    table = stability_from_counts(counts, threshold).reset_index()
     info = plain_text(frame.drop_duplicates(["model", "prompt_id"])[["model", "prompt_id", "source", "category"]])
     if info[["source", "category"]].notna().any().any():
         table = table.merge(info, on=["model", "prompt_id"], how="left")
@@ -220,12 +236,16 @@ def _summary(table: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def binary_ablation(frame: pd.DataFrame, threshold: float = UNSTABLE_THRESHOLD) -> pd.DataFrame:
+def binary_ablation(
+    frame: pd.DataFrame, threshold: float = UNSTABLE_THRESHOLD, counts: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """binary_ablation.csv: metrics with PARTIAL kept, folded into COMPLY, or into REFUSE.
 
-    Model "ALL" pools the (model, prompt) pairs.
+    Model "ALL" pools the (model, prompt) pairs. ``counts``: ``label_counts(frame, ["model", "prompt_id"])``
+    when the caller has it already.
     """
-    counts = label_counts(frame, ["model", "prompt_id"])
+    if counts is None:
+        counts = label_counts(frame, ["model", "prompt_id"])
     rows = []
     for scheme, mapping in ABLATIONS.items():
         folded = counts.copy()
@@ -256,12 +276,24 @@ def _binomials(max_n: int, max_k: int) -> np.ndarray:
 def majority_agreement(counts: np.ndarray, n: int) -> np.ndarray:
     """Probability that the majority of n draws without replacement equals the all-draws majority.
 
-    Exact (multivariate hypergeometric over every draw composition) rather than simulated.
+    Exact (multivariate hypergeometric over every draw composition) rather than simulated. Computed once per
+    distinct count vector (prompts share few: at most 231 for 20 labels) and spread back to the rows.
 
     Args:
         counts: (n_prompts, 3) valid-label counts; every row must hold at least n labels.
         n: draws per prompt.
     """
+    counts = np.asarray(counts)
+    if len(counts) < 2:
+        return _majority_agreement(counts, n)
+    base = int(counts.max()) + 1
+    keys = (counts[:, 0] * base + counts[:, 1]) * base + counts[:, 2]  # one integer per count vector
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return _majority_agreement(counts[first], n)[inverse]
+
+
+def _majority_agreement(counts: np.ndarray, n: int) -> np.ndarray:
+    """:func:`majority_agreement` row by row (each row's value depends on that row only)."""
     draws = _compositions(n)  # (K, 3)
     table = _binomials(int(counts.sum(axis=1).max()), n)
     total = table[counts.sum(axis=1), n]  # (P,)
@@ -270,18 +302,27 @@ def majority_agreement(counts: np.ndarray, n: int) -> np.ndarray:
     return (probs * agree).sum(axis=1)
 
 
-def sample_size(frame: pd.DataFrame, sizes: Sequence[int] = SAMPLE_SIZES) -> pd.DataFrame:
+def sample_size(
+    frame: pd.DataFrame,
+    sizes: Sequence[int] = SAMPLE_SIZES,
+    counts: pd.DataFrame | None = None,
+    wt_counts: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """sample_size.csv: % of prompts whose n-draw majority matches the all-draws majority.
 
     temperature "all" uses every epoch; a temperature value uses that temperature's seeds. Only prompts
     with at least n valid labels count towards size n; sizes no prompt reaches are omitted.
+    ``counts`` / ``wt_counts``: ``label_counts`` by (model, prompt_id) / (model, temperature, prompt_id) when
+    the caller has them already.
     """
     rows = []
-    views: list[tuple[Any, pd.DataFrame]] = [("all", label_counts(frame, ["model", "prompt_id"]))]
-    wt = label_counts(frame, ["model", "temperature", "prompt_id"])
+    if counts is None:
+        counts = label_counts(frame, ["model", "prompt_id"])
+    views: list[tuple[Any, pd.DataFrame]] = [("all", counts)]
+    wt = wt_counts if wt_counts is not None else label_counts(frame, ["model", "temperature", "prompt_id"])
     views += [(temp, part.droplevel("temperature")) for temp, part in wt.groupby(level="temperature")]
-    for temperature, counts in views:
-        for model, part in counts.groupby(level="model", sort=True):
+    for temperature, view in views:
+        for model, part in view.groupby(level="model", sort=True):
             values = part.to_numpy()
             n_valid = values.sum(axis=1)
             for n in sizes:

@@ -7,6 +7,7 @@ output contract. ``analyse(frame, ...)`` is the compute step alone, over an alre
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from refusal_stability.analysis import agreement, metrics, statistics
@@ -84,6 +86,36 @@ class AnalysisResult:
     consensus: pd.DataFrame | None = None
     provenance: pd.DataFrame | None = None
     rerun_text_change: pd.DataFrame | None = None
+    _pending_evidence: Callable[[], list[Any]] | None = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The attributes for pickling, without a pending evidence read (it belongs to this process)."""
+        state = dict(vars(self))
+        state["_pending_evidence"] = None  # a waiting function of this process
+        return state
+
+    def start_flip_evidence(self) -> None:
+        """Start reading the report's flip evidence now, in one forked process, while this one works on.
+
+        ``write_report`` then waits for it instead of reading it. Call it once ``per_prompt``, ``per_model``
+        and ``frame`` are final (the study tables do not change them). Where forking is unavailable it
+        does nothing (``write_report`` reads the evidence itself).
+        """
+        from refusal_stability.analysis.parallel import can_fork, fork_start
+
+        if not can_fork():
+            return
+        view = copy.copy(self)
+        view.per_prompt, view.per_model = plain_text(self.per_prompt), plain_text(self.per_model)
+        wait = fork_start(_evidence_of, [view], workers=2)  # one item: one process
+        read: list[list[Any]] = []
+
+        def pending() -> list[Any]:  # waits once; later calls give the same evidence
+            if not read:
+                read.append(wait()[0])
+            return read[0]
+
+        self._pending_evidence = pending
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """CSV name -> table (optional tables only when computed)."""
@@ -153,14 +185,27 @@ class AnalysisResult:
             if progress:
                 progress("drawing figures")
             wait = start_figures(self, out / "figures", workers, pdf)
-        evidence = flip_evidence(self)
+        pending, self._pending_evidence = self._pending_evidence, None
+        evidence = pending() if pending is not None else flip_evidence(self)
         figure_paths = wait() if wait is not None else {}
         return write_report(self, out, self.sources, self.skipped, figure_paths, self.n_missing, evidence=evidence)
 
 
-def label_rates_by_temperature(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean per-prompt REFUSE/PARTIAL/COMPLY % per (model, temperature) (temperature-effect figure)."""
-    wt = metrics.stability_from_counts(metrics.label_counts(frame, ["model", "temperature", "prompt_id"]))
+def _evidence_of(result: AnalysisResult) -> list[Any]:
+    """The flip evidence of ``result``, read in this process (the job of ``start_flip_evidence``)."""
+    from refusal_stability.analysis.report import flip_evidence
+
+    return flip_evidence(result, workers=1)
+
+
+def label_rates_by_temperature(frame: pd.DataFrame, wt_counts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Mean per-prompt REFUSE/PARTIAL/COMPLY % per (model, temperature) (temperature-effect figure).
+
+    ``wt_counts``: ``label_counts(frame, ["model", "temperature", "prompt_id"])`` when the caller has it.
+    """
+    if wt_counts is None:
+        wt_counts = metrics.label_counts(frame, ["model", "temperature", "prompt_id"])
+    wt = metrics.stability_from_counts(wt_counts)
     rates = wt.groupby(level=["model", "temperature"])[["refusal_rate", "partial_rate", "compliance_rate"]].mean()
     return (rates * 100).rename(columns=lambda c: c.replace("_rate", "_pct")).reset_index()
 
@@ -186,7 +231,9 @@ def analyse(
         consensus_min: minimum consensus records per prompt for consensus metrics (two judges).
     """
     tidy = all_judges if all_judges is not None else frame
-    prompts = metrics.per_prompt(frame, threshold)
+    counts = metrics.label_counts(frame, ["model", "prompt_id"])  # counted once, used by four tables
+    wt_counts = metrics.label_counts(frame, ["model", "temperature", "prompt_id"])
+    prompts = metrics.per_prompt(frame, threshold, counts)
     wt_prompts = metrics.within_temperature_prompts(frame, threshold)
     blocks = statistics.temperature_blocks(wt_prompts)
     stats = {
@@ -207,11 +254,11 @@ def analyse(
         within_temperature=metrics.within_temperature(wt_prompts),
         within_temperature_prompts=wt_prompts,
         thresholds=metrics.thresholds(prompts),
-        binary_ablation=metrics.binary_ablation(frame, threshold),
-        sample_size=metrics.sample_size(frame),
+        binary_ablation=metrics.binary_ablation(frame, threshold, counts),
+        sample_size=metrics.sample_size(frame, counts=counts, wt_counts=wt_counts),
         statistics=stats,
         agreement=judges.agreement,
-        label_rates_by_temperature=label_rates_by_temperature(frame),
+        label_rates_by_temperature=label_rates_by_temperature(frame, wt_counts),
         settings={"threshold": threshold, "bootstrap": n_boot, "seed": seed, "judge": judge},
         frame=frame,
         tidy=tidy,
@@ -244,6 +291,7 @@ def analyze(
     workers: int | None = None,
     progress: Callable[[str], None] | None = None,
     unknown_labels_as_unscored: bool = False,
+    prefetch_evidence: bool = False,
 ) -> AnalysisResult:
     """Analyse eval logs and/or label CSVs: the library form of ``refusal-stability analyze``.
 
@@ -267,6 +315,8 @@ def analyze(
         workers: worker processes for reading logs and drawing figures (default min(2, CPUs)).
         progress: called with progress lines.
         unknown_labels_as_unscored: label CSVs: count unknown labels as UNSCORED instead of failing.
+        prefetch_evidence: start reading the report's flip evidence in a forked process as soon as the
+            per-prompt tables exist (``result.start_flip_evidence``); for callers that write the report.
 
     Returns:
         The AnalysisResult.
@@ -304,6 +354,8 @@ def analyze(
     result.sources = loaded.sources
     result.skipped = loaded.skipped
     result.n_missing = n_missing
+    if prefetch_evidence:
+        result.start_flip_evidence()  # read while the study tables are computed
     _add_studies(result, group_columns, n_boot, seed)
     for name, value in vars(result).items():  # tables hold plain text (the tidy frames keep their categoricals)
         if isinstance(value, pd.DataFrame) and name not in ("frame", "tidy"):
@@ -357,9 +409,18 @@ def _add_studies(result: AnalysisResult, group_by: Sequence[str], n_boot: int, s
             ["model", "temperature"], ignore_index=True
         )
         # replicates (``model (run 2)``) of one run are its re-runs: compare their texts under one name
-        groups = frame["model"].astype(str).map(replicate_group)
+        groups = _replicate_groups(frame["model"])
         rerun = provenance.rerun_text_change(frame.assign(model=groups))
         result.rerun_text_change = rerun if len(rerun) else None
+
+
+def _replicate_groups(models: pd.Series) -> pd.Series:
+    """``replicate_group`` of every row's run name (computed once per distinct name)."""
+    if isinstance(models.dtype, pd.CategoricalDtype):
+        names = np.array([replicate_group(str(c)) for c in models.cat.categories] + [np.nan], dtype=object)
+        codes = models.cat.codes.to_numpy()
+        return pd.Series(names[codes], index=models.index, name=models.name, dtype="str")
+    return models.astype(str).map(replicate_group)
 
 
 def safe_csv_frame(table: pd.DataFrame) -> pd.DataFrame:

@@ -14,7 +14,9 @@ seeds, the dataset's samples), so the analysis can tell an incomplete study from
 
 from __future__ import annotations
 
+import asyncio
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,7 @@ __all__ = [
     "PlannedGrid",
     "planned_grid",
     "read_eval_file",
+    "read_eval_files",
     "retry_command",
 ]
 
@@ -353,12 +356,63 @@ def read_eval_file(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, LogInfo]:
     Raises:
         AnalysisInputError: the file is not a readable Inspect log or holds no refusal labels.
     """
-    from inspect_ai.log import read_eval_log, read_eval_log_sample_summaries
+    from inspect_ai.log import read_eval_log
 
     try:
         header = read_eval_log(str(path), header_only=True)
     except Exception as exc:  # corrupt zip, foreign JSON, truncated file ...
-        raise AnalysisInputError(f"{path}: not a readable Inspect eval log ({type(exc).__name__}: {exc})") from exc
+        raise _unreadable(path, exc) from exc
+    return _from_header(path, header)
+
+
+def _unreadable(path: Path, exc: Exception) -> AnalysisInputError:
+    return AnalysisInputError(f"{path}: not a readable Inspect eval log ({type(exc).__name__}: {exc})")
+
+
+def read_eval_files(paths: Sequence[Path]) -> list[tuple[pd.DataFrame, pd.DataFrame, LogInfo] | AnalysisInputError]:
+    """:func:`read_eval_file` of several logs, their headers read in one event loop; errors returned per file.
+
+    ``read_eval_log`` starts an event loop (and a thread) per call, about a quarter of a header read; here
+    one loop reads every header with ``read_eval_log_async`` (still header-only). Where this thread already
+    runs an event loop (a notebook), each log is read with :func:`read_eval_file`.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        headers = asyncio.run(_read_headers([str(path) for path in paths]))
+    else:
+        headers = [None] * len(paths)
+    out: list[tuple[pd.DataFrame, pd.DataFrame, LogInfo] | AnalysisInputError] = []
+    for path, header in zip(paths, headers, strict=True):
+        try:
+            if header is None:
+                out.append(read_eval_file(path))
+            elif isinstance(header, Exception):
+                raise _unreadable(path, header) from header
+            else:
+                out.append(_from_header(path, header))
+        except AnalysisInputError as exc:
+            out.append(exc)
+    return out
+
+
+async def _read_headers(paths: list[str]) -> list[Any]:
+    """Header-only reads, one after the other in this loop; a failed read gives its exception."""
+    from inspect_ai.log import read_eval_log_async
+
+    headers: list[Any] = []
+    for path in paths:
+        try:
+            headers.append(await read_eval_log_async(path, header_only=True))
+        except Exception as exc:  # corrupt zip, foreign JSON, truncated file ...
+            headers.append(exc)
+    return headers
+
+
+def _from_header(path: Path, header: Any) -> tuple[pd.DataFrame, pd.DataFrame, LogInfo]:
+    """The tidy rows, per-prompt info and LogInfo of one log from its header (sample summaries if needed)."""
+    from inspect_ai.log import read_eval_log_sample_summaries
+
     spec = header.eval
     reductions = [r for r in (header.reductions or []) if r.reducer == STABILITY_REDUCER]
     notes: list[str] = []

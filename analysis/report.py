@@ -698,7 +698,10 @@ def _relative(path: Path, out_dir: Path) -> str:
 
 
 def flip_evidence(
-    result: Any, frame: pd.DataFrame | None = None, n_examples: int = evidence_mod.N_EXAMPLES
+    result: Any,
+    frame: pd.DataFrame | None = None,
+    n_examples: int = evidence_mod.N_EXAMPLES,
+    workers: int | None = None,
 ) -> list[Any]:
     """The "What a flip looks like" examples of every run (reads only the chosen samples from the logs).
 
@@ -706,6 +709,7 @@ def flip_evidence(
         result: an AnalysisResult (or any object with per_prompt and, optionally, per_model/frame/tidy).
         frame: the tidy frame of the selected judge (default: ``result.frame``, else ``result.tidy``).
         n_examples: least stable prompts shown per run.
+        workers: processes reading the logs (default min(2, CPUs)).
 
     Returns:
         ``evidence.collect`` output (empty without a per_prompt table).
@@ -715,7 +719,7 @@ def flip_evidence(
     per_prompt = _frame(result, "per_prompt")
     if per_prompt is None:
         return []
-    return evidence_mod.collect(per_prompt, frame, n_examples, models=_model_order(result))
+    return evidence_mod.collect(per_prompt, frame, n_examples, models=_model_order(result), workers=workers)
 
 
 def write_report(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
 
@@ -116,8 +117,31 @@ def as_categorical(frame: pd.DataFrame) -> pd.DataFrame:
     for column in CATEGORICAL_COLUMNS:
         if column in frame.columns and not isinstance(frame[column].dtype, pd.CategoricalDtype):
             values = frame[column].astype("str")  # text, missing values stay missing
-            frame[column] = pd.Categorical(values, categories=pd.Index(sorted(values.dropna().unique()), dtype="str"))
+            codes, uniques = pd.factorize(values, sort=True)  # codes -1 for missing values
+            frame[column] = pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype="str"))
     return frame
+
+
+def _union_sorted(columns: list[pd.Series]) -> pd.Categorical:
+    """The categorical columns of several frames as one, its categories the sorted union of theirs.
+
+    The same result as ``union_categoricals(columns, sort_categories=True)`` for text categories, with one
+    sort of the (few) categories and one integer recode per frame.
+    """
+    parts = [np.asarray(column.cat.categories, dtype=object) for column in columns]
+    united = pd.Index(np.unique(np.concatenate(parts)) if parts else [], dtype="str")
+    codes = []
+    for column in columns:
+        lookup = np.append(united.get_indexer(column.cat.categories), -1)  # code -1 (missing) stays -1
+        codes.append(lookup[column.cat.codes.to_numpy()])
+    return pd.Categorical.from_codes(np.concatenate(codes), categories=united)
+
+
+def _union_categorical(columns: list[pd.Series]) -> pd.Categorical:
+    """One categorical of ``columns`` (sorted union of their categories)."""
+    if all(pd.api.types.is_string_dtype(column.cat.categories.dtype) for column in columns):
+        return _union_sorted(columns)
+    return union_categoricals(columns, sort_categories=True)
 
 
 def concat_tidy(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -130,7 +154,7 @@ def concat_tidy(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if len(frames) == 1:
         return frames[0].reset_index(drop=True)
     united = {
-        column: union_categoricals([frame[column] for frame in frames], sort_categories=True)
+        column: _union_categorical([frame[column] for frame in frames])
         for column in CATEGORICAL_COLUMNS
         if column in frames[0].columns
     }

@@ -1,8 +1,9 @@
 """Benchmark: full `analyze` of a 70,080-record study vs a samples_df-based read of the same logs.
 
 Writes 4 models x 876 prompts x 20 epochs as real .eval logs (EvalLog objects with per-epoch scores and the
-project's stability reduction, written with inspect_ai.log.write_eval_log; no model is run). Writing takes
-minutes (Inspect's writer, ~4 ms per sample), so the logs are cached in --dir and reused when complete.
+project's stability reduction, written with inspect_ai.log.write_eval_log; no model is run), plus two variants
+of the same records for provenance_overhead_pct. Writing takes minutes (Inspect's writer, ~4 ms per sample),
+so the logs are cached in --dir and reused when complete.
 Then, in this process after imports (the analysis modules, scipy.stats and matplotlib.pyplot are imported
 before any timing, as the command's interpreter start and imports are not what is measured):
   full_command_s: `run_analyze`, the whole `refusal-stability analyze` command minus interpreter start and
@@ -11,15 +12,15 @@ before any timing, as the command's interpreter start and imports are not what i
   analysis_s:   the analysis proper: read (header reductions) + every metric and statistic (1,000 bootstrap
                 resamples) + every CSV/JSON of the output contract. Best of --repeats runs.
   samples_df_s: `inspect_ai.analysis.samples_df(logs)` alone (the read only, no metrics), run once.
-  provenance_overhead_pct: what the issue-10 analyses cost on top of the rest. The study's 70,080 records are
-                read once (untimed) into two variants of the same tidy frame: "with" keeps their response
-                fingerprints and adds a second judge (role "second") that labelled the same 70,080
-                responses (its label differs on a seeded 10 %); "without" drops the fingerprints and has one
-                judge. Both are analysed by the same calls as `analyze` after reading (`analyse` and the study
-                tables): "with" adds agreement.json, consensus.csv, judge sensitivity, provenance.csv and the
-                re-run check. The figure is 100 * (best "with" / best "without" - 1) over --repeats
-                interleaved runs. Reading the second judge's labels from the logs is not part of it (a
-                second scorer's reduction is read like the first: reading grows with the labels read).
+  provenance_overhead_pct: what the issue-10 inputs and analyses cost on top of the rest, measured as
+                analysis_s is (the analysis proper, reading included) on two more log sets of the same
+                70,080 records and the same primary labels, cached beside the first: "-provenance", written
+                with response fingerprints (response_hash/response_chars) and a second judge (scorer
+                refusal_judge_1, role "second", its label differing on a seeded 10 %; 140,160 labels in
+                all), and "-plain", written without fingerprints and without a second judge. "with" reads
+                both judges and adds agreement.json, consensus.csv, judge sensitivity, provenance.csv and
+                the re-run check. The figure is 100 * (best "with" / best "without" - 1) over --repeats
+                interleaved runs.
   speedup:      samples_df_s / analysis_s.
 The command also prints the wall time of a fresh `python -m` process running it all (interpreter and imports
 included). Log reading uses up to 2 worker processes (``workers=2``); samples_df runs with its defaults.
@@ -42,8 +43,12 @@ from typing import Any
 EPOCHS = 20  # 4 temperatures x 5 seeds
 
 
-def study_logs(logs_dir: Path, n_models: int, n_prompts: int, rewrite: bool) -> list[Path]:
-    """The study's logs: reused when a previous run completed them, else written now."""
+def study_logs(logs_dir: Path, n_models: int, n_prompts: int, rewrite: bool, **variant: Any) -> list[Path]:
+    """The study's logs: reused when a previous run completed them, else written now.
+
+    ``variant``: ``synthetic_logs.write_study`` options (``second_judge``, ``fingerprints``); the primary
+    judge's labels are the same in every variant (seeded by model order only).
+    """
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the log factory lives with the tests
     import synthetic_logs as synthetic
 
@@ -54,42 +59,25 @@ def study_logs(logs_dir: Path, n_models: int, n_prompts: int, rewrite: bool) -> 
         return expected
     shutil.rmtree(logs_dir, ignore_errors=True)
     started = time.perf_counter()
-    paths = synthetic.write_study(logs_dir, [f"vllm/bench-model-{i}" for i in range(n_models)], n_prompts)
+    models = [f"vllm/bench-model-{i}" for i in range(n_models)]
+    paths = synthetic.write_study(logs_dir, models, n_prompts, **variant)
     marker.write_text("ok\n")
     print(
-        f"wrote {n_models * n_prompts * EPOCHS:,} records in {len(paths)} logs ({time.perf_counter() - started:.0f} s)",
+        f"wrote {n_models * n_prompts * EPOCHS:,} records in {len(paths)} logs to {logs_dir} "
+        f"({time.perf_counter() - started:.0f} s)",
         flush=True,
     )
     return paths
 
 
-def provenance_variants(frame: Any, seed: int = 0) -> tuple[Any, Any]:
-    """(with, without): the tidy frame plus a second judge on the same responses, and without fingerprints."""
-    import numpy as np
-    import pandas as pd
-
-    from refusal_stability.analysis.tidy import concat_tidy
-    from refusal_stability.scorers.labels import LABELS
-
-    plain = frame.astype({c: str for c in ("judge", "label", "judge_role", "scorer")})
-    primary = plain.assign(judge_role="primary")
-    second = primary.assign(judge="heuristic-second", judge_role="second", scorer="refusal_judge_1")
-    rng = np.random.default_rng(seed)
-    changed = rng.random(len(second)) < 0.10
-    second.loc[changed, "label"] = rng.choice(LABELS, int(changed.sum()))
-    with_provenance = concat_tidy([primary, second])
-    without = concat_tidy([plain.assign(judge_role="primary", response_hash=pd.NA, response_chars=pd.NA)])
-    return with_provenance, without
-
-
-def time_study_steps(selected: Any, tidy: Any, n_boot: int = 1000) -> float:
-    """Seconds of the analysis after reading: `analyse` and the study tables, as `analyze` runs them."""
+def time_analysis(logs_dir: Path, out_dir: Path) -> tuple[float, Any]:
+    """Seconds of the analysis proper (read + every metric and statistic + the CSV/JSON files); and the result."""
     from refusal_stability.analysis import pipeline
 
     started = time.perf_counter()
-    result = pipeline.analyse(selected, tidy, n_boot=n_boot, seed=0)
-    pipeline._add_studies(result, [], n_boot, 0)
-    return time.perf_counter() - started
+    result = pipeline.analyze([logs_dir], n_boot=1000, seed=0, workers=2)
+    result.write_tables(out_dir)
+    return time.perf_counter() - started, result
 
 
 def main() -> None:
@@ -111,7 +99,7 @@ def main() -> None:
     import scipy.stats  # noqa: F401
     from inspect_ai.analysis import samples_df
 
-    from refusal_stability.analysis import checks, cli, figures, pipeline, report  # noqa: F401
+    from refusal_stability.analysis import cli, figures, pipeline, report  # noqa: F401
 
     logs_dir = args.dir / f"logs-{args.models}x{args.prompts}x{EPOCHS}"
     out_dir = args.dir / "report"
@@ -127,22 +115,33 @@ def main() -> None:
         assert cli.run_analyze(command_args) == 0
         full_runs.append(time.perf_counter() - started)
 
-        started = time.perf_counter()
-        result = pipeline.analyze([logs_dir], n_boot=1000, seed=0, workers=2)
-        result.write_tables(args.dir / "tables-only")
-        analysis_runs.append(time.perf_counter() - started)
+        seconds, result = time_analysis(logs_dir, args.dir / "tables-only")
+        analysis_runs.append(seconds)
     full_command_s, analysis_s = min(full_runs), min(analysis_runs)
-
     assert result.tidy is not None and len(result.tidy) == n_records
-    with_provenance, without = provenance_variants(result.tidy)
-    selected_with = checks.select_judge(with_provenance, None)
-    assert len(selected_with) == len(without) == n_records
+
+    # provenance_overhead_pct: the same 70,080 records written twice, with fingerprints and a second judge
+    # (roles recorded, as the task writes them) and without either; the analysis proper, reading included
+    with_dir = args.dir / f"logs-{args.models}x{args.prompts}x{EPOCHS}-provenance"
+    without_dir = args.dir / f"logs-{args.models}x{args.prompts}x{EPOCHS}-plain"
+    study_logs(with_dir, args.models, args.prompts, args.rewrite, second_judge="heuristic-second")
+    study_logs(without_dir, args.models, args.prompts, args.rewrite, fingerprints=False)
     with_runs, without_runs = [], []
-    for _ in range(args.repeats):
-        without_runs.append(time_study_steps(without, without))
-        with_runs.append(time_study_steps(selected_with, with_provenance))
+    for _ in range(args.repeats):  # interleaved, best of each
+        seconds, without = time_analysis(without_dir, args.dir / "tables-plain")
+        without_runs.append(seconds)
+        seconds, with_provenance = time_analysis(with_dir, args.dir / "tables-provenance")
+        with_runs.append(seconds)
+    assert without.frame is not None and len(without.frame) == n_records and without.provenance is None
+    assert without.agreement is None
+    assert with_provenance.frame is not None and len(with_provenance.frame) == n_records
+    assert with_provenance.tidy is not None and len(with_provenance.tidy) == 2 * n_records
+    assert with_provenance.agreement is not None and with_provenance.provenance is not None
     overhead_pct = (min(with_runs) / min(without_runs) - 1) * 100
-    print(f"study steps: with provenance {min(with_runs):.3f} s, without {min(without_runs):.3f} s")
+    print(
+        f"analysis with fingerprints + second judge {min(with_runs):.3f} s ({2 * n_records:,} labels), "
+        f"without {min(without_runs):.3f} s"
+    )
 
     started = time.perf_counter()
     frame = samples_df([str(p) for p in paths], quiet=True)

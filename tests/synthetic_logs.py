@@ -52,8 +52,12 @@ def epoch_score_metadata(
     judge_role: str | None = None,
     condition: str | None = None,
     response: str | None = None,
+    fingerprints: bool = True,
 ) -> dict[str, Any]:
-    """Per-epoch Score.metadata as docs/log-schema.md specifies."""
+    """Per-epoch Score.metadata as docs/log-schema.md specifies.
+
+    ``fingerprints=False`` leaves out response_hash/response_chars, as in logs of scorers that do not record them.
+    """
     text = (response if response is not None else response_text(prompt.prompt_id, epoch, label)).strip()
     meta: dict[str, Any] = {
         "label": label,
@@ -67,8 +71,8 @@ def epoch_score_metadata(
         "category": prompt.category,
         "categories": [prompt.category] if prompt.category else [],
         "condition": condition,
-        "response_hash": hashlib.sha256(text.encode("utf-8")).hexdigest()[:16],
-        "response_chars": len(text),
+        "response_hash": hashlib.sha256(text.encode("utf-8")).hexdigest()[:16] if fingerprints else None,
+        "response_chars": len(text) if fingerprints else None,
         "prompt_metadata": {"source": prompt.source, "category": prompt.category},
     }
     if judge_role is not None:
@@ -91,6 +95,7 @@ def build_eval_log(
     with_roles: bool = False,
     condition: str | None = None,
     status: str = "success",
+    fingerprints: bool = True,
 ) -> Any:
     """An EvalLog of the refusal_stability task: one EvalSample per (prompt, epoch), scores, reductions.
 
@@ -108,6 +113,8 @@ def build_eval_log(
         with_roles: record judge_role ("primary" for ``judge``, "second" for the others) as the task does.
         condition: the run's condition (task arg and score metadata).
         status: the log status (a label list may hold None for an epoch that errored: no score, no record).
+        fingerprints: record response_hash/response_chars in the score metadata (False: none, as in logs
+            written before fingerprints existed).
     """
     from inspect_ai.log import (
         EvalConfig,
@@ -144,7 +151,7 @@ def build_eval_log(
                     answer=response_text(prompt.prompt_id, epoch, label),
                     explanation="synthetic",
                     metadata=epoch_score_metadata(
-                        label, epoch, t, s, judge_name, prompt, template_hash, role, condition
+                        label, epoch, t, s, judge_name, prompt, template_hash, role, condition, None, fingerprints
                     ),
                 )
                 for epoch, (label, (t, s)) in enumerate(zip(prompt_labels, configs, strict=True), start=1)
@@ -208,12 +215,25 @@ def random_labels(
     return out
 
 
-def _write_one(job: tuple[Path, str, list[PromptInfo], dict[str, list[str]], tuple, tuple, str, bool]) -> Path:
+def _write_one(job: tuple[Path, str, list[PromptInfo], dict[str, list[str]], tuple, tuple, str, bool, dict]) -> Path:
     from inspect_ai.log import write_eval_log
 
-    path, model, prompts, labels, temperatures, seeds, judge, with_reductions = job
-    write_eval_log(build_eval_log(model, prompts, labels, temperatures, seeds, judge, with_reductions), str(path))
+    path, model, prompts, labels, temperatures, seeds, judge, with_reductions, options = job
+    log = build_eval_log(model, prompts, labels, temperatures, seeds, judge, with_reductions, **options)
+    write_eval_log(log, str(path))
     return path
+
+
+def second_judge_labels(
+    labels: Mapping[str, Sequence[str]], rng: np.random.Generator, disagree_rate: float = 0.10
+) -> dict[str, list[str]]:
+    """A second judge's labels of the same responses: equal to ``labels`` except on a random ``disagree_rate``."""
+    out = {}
+    for prompt_id, prompt_labels in labels.items():
+        changed = rng.random(len(prompt_labels)) < disagree_rate
+        others = rng.choice(np.array(LABELS), len(prompt_labels))
+        out[prompt_id] = [str(o) if c else str(lab) for lab, c, o in zip(prompt_labels, changed, others, strict=True)]
+    return out
 
 
 def write_study(
@@ -225,25 +245,39 @@ def write_study(
     judge: str = "heuristic",
     seed: int = 0,
     with_reductions: bool = True,
+    second_judge: str | None = None,
+    fingerprints: bool = True,
 ) -> list[Path]:
-    """Write one .eval log per model with random labels (models written in parallel); return the paths."""
+    """Write one .eval log per model with random labels (models written in parallel); return the paths.
+
+    With ``second_judge``, a second scorer (role "second"; ``judge`` gets role "primary") labels the same
+    responses, agreeing with ``judge`` except on a seeded 10 %. The first judge's labels depend on ``seed``
+    only, so studies written with and without a second judge or fingerprints hold the same primary labels.
+    """
     from refusal_stability.analysis.parallel import fork_map
 
     rng = np.random.default_rng(seed)
+    second_rng = np.random.default_rng([seed, 1])
     prompts = [PromptInfo(f"p-{i:05d}", source=("advbench", "harmbench")[i % 2]) for i in range(n_prompts)]
     n_epochs = len(temperatures) * len(seeds)
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [
-        (
-            out_dir / f"study-{index:02d}.eval",
-            model,
-            prompts,
-            random_labels([p.prompt_id for p in prompts], n_epochs, rng),
-            tuple(temperatures),
-            tuple(seeds),
-            judge,
-            with_reductions,
+    jobs = []
+    for index, model in enumerate(models):
+        labels = random_labels([p.prompt_id for p in prompts], n_epochs, rng)
+        options: dict[str, Any] = {"fingerprints": fingerprints}
+        if second_judge is not None:
+            options.update(second_judges={second_judge: second_judge_labels(labels, second_rng)}, with_roles=True)
+        jobs.append(
+            (
+                out_dir / f"study-{index:02d}.eval",
+                model,
+                prompts,
+                labels,
+                tuple(temperatures),
+                tuple(seeds),
+                judge,
+                with_reductions,
+                options,
+            )
         )
-        for index, model in enumerate(models)
-    ]
     return list(fork_map(_write_one, jobs))

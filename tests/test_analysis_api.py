@@ -176,3 +176,24 @@ def test_every_study_table_is_wired(tmp_path: Path) -> None:
     written = {p.name for p in result.write_tables(tmp_path / "out")}
     expected = {"by_group.csv", "comparisons.csv", "resample_attack.csv", "consensus.csv", "provenance.csv"}
     assert expected <= written
+
+
+def test_prefetched_flip_evidence_equals_the_evidence_read_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pickle
+
+    from refusal_stability.analysis import parallel
+    from refusal_stability.analysis.report import flip_evidence
+
+    write_eval_log(build_eval_log("mockllm/a", PROMPTS, LABELS, TEMPS, SEEDS), str(tmp_path / "a.eval"))
+    monkeypatch.setattr(parallel.threading, "active_count", lambda: 1)  # threads left by other tests' evals
+    result = analyze(inputs=[tmp_path], n_boot=20, prefetch_evidence=True)
+    pending = result._pending_evidence
+    assert pending is not None, "the evidence read did not start"
+    assert pickle.loads(pickle.dumps(result))._pending_evidence is None  # the result still pickles
+    evidence = pending()
+    assert evidence == flip_evidence(result) and evidence[0].examples[0].prompt_id == "p-1"
+    assert evidence[0].examples[0].responses[0].text  # texts read from the log in the forked process
+    result.write_report(tmp_path / "out", figures=False)
+    assert result._pending_evidence is None

@@ -114,6 +114,15 @@ def test_sample_size_agreement_is_exact(n: int) -> None:
     np.testing.assert_allclose(metrics.majority_agreement(counts, n), expected)
 
 
+def test_majority_agreement_of_repeated_count_vectors_equals_row_by_row() -> None:
+    rng = np.random.default_rng(5)
+    counts = rng.multinomial(20, [0.5, 0.2, 0.3], size=500)  # many prompts share a count vector
+    for n in (1, 3, 5, 10, 20):
+        got = metrics.majority_agreement(counts, n)
+        row_by_row = np.concatenate([metrics._majority_agreement(counts[i : i + 1], n) for i in range(len(counts))])
+        np.testing.assert_array_equal(got, row_by_row)  # bit for bit: each row computed as on its own
+
+
 def test_sample_size_table_rows() -> None:
     table = metrics.sample_size(FRAME)
     overall = table[(table["model"] == "m1") & (table["temperature"] == "all")].set_index("n")
@@ -169,8 +178,14 @@ def reference_label_counts(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame
     return counts.astype(np.int64)
 
 
+@pytest.mark.parametrize("dense", [True, False])
 @pytest.mark.parametrize("categorical", [False, True])
-def test_label_counts_equals_the_groupby_reference(categorical: bool) -> None:
+def test_label_counts_equals_the_groupby_reference(
+    categorical: bool, dense: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not dense:  # the sorting path (code spaces too large for a dense table)
+        monkeypatch.setattr(metrics, "DENSE_COUNTS_MIN", 0)
+        monkeypatch.setattr(metrics, "DENSE_COUNTS_PER_ROW", 0)
     rng = np.random.default_rng(3)
     n = 3000
     frame = pd.DataFrame(

@@ -184,3 +184,45 @@ def test_parallel_read_equals_serial_read(tmp_path: Path, monkeypatch: pytest.Mo
     forked = load_inputs([tmp_path], workers=2).frame
     assert pools == [2], "the parallel read did not run in worker processes"
     pd.testing.assert_frame_equal(serial, forked)
+
+
+def test_headers_read_in_one_loop_equal_per_file_reads(tmp_path: Path) -> None:
+    import asyncio
+
+    from refusal_stability.analysis.read_logs import read_eval_files
+
+    paths = [write_log(tmp_path / "a.eval", model="mockllm/a"), tmp_path / "corrupt.eval"]
+    paths[1].write_bytes(b"PK\x03\x04 not really a zip")
+    paths.append(write_log(tmp_path / "b.eval", model="mockllm/b", labels=LABELS_B))
+
+    def check(outcomes: list) -> None:  # noqa: ANN001
+        assert isinstance(outcomes[1], AnalysisInputError) and "corrupt.eval" in str(outcomes[1])
+        for path, outcome in zip(paths[::2], outcomes[::2], strict=True):
+            frame, prompts, info = read_eval_file(path)
+            pd.testing.assert_frame_equal(outcome[0], frame)
+            pd.testing.assert_frame_equal(outcome[1], prompts)
+            assert outcome[2] == info
+
+    check(read_eval_files(paths))
+
+    async def in_a_running_loop() -> list:  # a notebook: each log read on its own
+        return read_eval_files(paths)
+
+    check(asyncio.run(in_a_running_loop()))
+
+
+def test_concat_keeps_sorted_united_categories() -> None:
+    from pandas.api.types import union_categoricals
+
+    from refusal_stability.analysis.tidy import CATEGORICAL_COLUMNS, as_categorical, concat_tidy, finish_tidy
+
+    frames = [
+        finish_tidy(pd.DataFrame({"model": ["m b", "m b"], "prompt_id": ["10", "9"], "label": ["REFUSE", "COMPLY"]})),
+        finish_tidy(pd.DataFrame({"model": ["m a"], "prompt_id": ["9"], "label": ["UNSCORED"], "eval_id": ["e"]})),
+        finish_tidy(pd.DataFrame({"model": ["m c", "m a"], "prompt_id": ["a", "10"], "label": ["PARTIAL", "COMPLY"]})),
+    ]
+    got = concat_tidy([frame.copy() for frame in frames])
+    for column in CATEGORICAL_COLUMNS:
+        expected = union_categoricals([as_categorical(f.copy())[column] for f in frames], sort_categories=True)
+        pd.testing.assert_series_equal(got[column], pd.Series(expected, name=column))
+    assert list(got["model"].cat.categories) == ["m a", "m b", "m c"] and got["eval_id"].isna().sum() == 4
