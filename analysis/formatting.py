@@ -54,7 +54,7 @@ HEADERS: dict[str, str] = {
     "metric": "Metric",
     "value_a": "A",
     "value_b": "B",
-    "diff": "A \u2212 B",
+    "diff": "B \u2212 A",
     "test": "Test",
     "statistic": "Statistic",
     "p": "p",

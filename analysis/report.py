@@ -194,7 +194,7 @@ def _comparison_sentences(result: Any, limit: int) -> list[str]:
         value_a = fmt.metric_value(metric, row.get("value_a")) + ("" if "ssi" in metric else " %")
         value_b = fmt.metric_value(metric, row.get("value_b")) + ("" if "ssi" in metric else " %")
         out.append(
-            f"{row['a']} vs {row['b']}: {name} {value_a} vs {value_b}, difference "
+            f"{row['a']} vs {row['b']}: {name} {value_a} vs {value_b}, difference (B \u2212 A) "
             f"{fmt.metric_value(metric, row.get('diff'))}{unit} {bounds} "
             f"({test}, Holm-corrected p {fmt.p_value(row['p_holm'])}, "
             f"n = {fmt.integer(row.get('n_prompts'))} shared prompts)."
@@ -408,7 +408,7 @@ def _comparisons_section(result: Any) -> Section | None:
         return None
     section = Section("comparisons", "Comparisons")
     section.para(
-        "Pairs of runs on their shared prompts: paired bootstrap 95 % CI of the difference A \u2212 B; Wilcoxon "
+        "Pairs of runs on their shared prompts: paired bootstrap 95 % CI of the difference B \u2212 A; Wilcoxon "
         "signed-rank on per-prompt SSI and compliance, exact McNemar on flip and unstable status; p-values "
         "Holm-corrected across all pairs and metrics."
     )
@@ -433,7 +433,7 @@ def _comparisons_section(result: Any) -> Section | None:
                 fmt.integer(row.get("n_prompts")),
             ]
         )
-    headers = ["A", "B", "Metric", "A value", "B value", "A \u2212 B [95% CI]", "Test", "Statistic", "p", "p (Holm)"]
+    headers = ["A", "B", "Metric", "A value", "B value", "B \u2212 A [95% CI]", "Test", "Statistic", "p", "p (Holm)"]
     section.add_table(Table([*headers, "Shared prompts"], rows, [False] * 3 + [True] * 3 + [False] + [True] * 4))
     return section
 

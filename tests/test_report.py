@@ -122,17 +122,17 @@ def test_incomplete_runs_come_first() -> None:
 def test_comparison_sentence_uses_holm_p_and_ci() -> None:
     comparisons = pd.DataFrame(
         [
-            {"a": "Llama-3.1-8B", "b": "Qwen", "metric": "flip_pct", "value_a": 26.83, "value_b": 5.0, "diff": 21.83,
-             "ci_low": 18.04, "ci_high": 25.66, "test": "McNemar", "statistic": 40.0, "p": 0.0001, "p_holm": 0.0004,
+            {"a": "Llama-3.1-8B", "b": "Qwen", "metric": "flip_pct", "value_a": 26.83, "value_b": 5.0, "diff": -21.83,
+             "ci_low": -25.66, "ci_high": -18.04, "test": "McNemar", "statistic": 40.0, "p": 0.0001, "p_holm": 0.0004,
              "n_prompts": 876},
-            {"a": "Llama-3.1-8B", "b": "Qwen", "metric": "mean_ssi", "value_a": 0.9, "value_b": 0.91, "diff": -0.01,
-             "ci_low": -0.03, "ci_high": 0.01, "test": "Wilcoxon", "statistic": 3.0, "p": 0.3, "p_holm": 0.6,
+            {"a": "Llama-3.1-8B", "b": "Qwen", "metric": "mean_ssi", "value_a": 0.9, "value_b": 0.91, "diff": 0.01,
+             "ci_low": -0.01, "ci_high": 0.03, "test": "Wilcoxon", "statistic": 3.0, "p": 0.3, "p_holm": 0.6,
              "n_prompts": 876},
         ]
     )  # fmt: skip
     findings = key_findings(minimal_result(comparisons=comparisons))
     sentence = next(f for f in findings if f.startswith("Llama-3.1-8B vs Qwen"))
-    assert "difference 21.8 points [18.0, 25.7]" in sentence and "Holm-corrected p < 0.001" in sentence
+    assert "difference (B − A) -21.8 points [-25.7, -18.0]" in sentence and "Holm-corrected p < 0.001" in sentence
     assert "n = 876 shared prompts" in sentence
     assert not any("mean SSI 0.900 vs" in f for f in findings)  # not significant after Holm: not a finding
     none = key_findings(minimal_result(comparisons=comparisons.assign(p_holm=0.5)))
@@ -326,3 +326,24 @@ def test_cli_report_leads_with_findings_and_shows_flip_texts(cli_out: Path) -> N
     assert "inspect view --log-dir" in html
     assert tags(html) == set() and tags(markdown) == set()
     assert (cli_out / "figures" / "flip_rate.png").stat().st_size > 0  # $x$ and \a in the model name: no mathtext
+
+
+def test_comparison_table_sign_matches_compare_runs() -> None:
+    """The report labels the difference the way comparisons.csv computes it: B minus A."""
+    from refusal_stability.analysis.comparisons import compare_runs
+
+    per_prompt = pd.DataFrame(
+        {
+            "model": ["a"] * 4 + ["b"] * 4,
+            "prompt_id": ["p1", "p2", "p3", "p4"] * 2,
+            "ssi": [1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5],
+            "flipped": [False] * 4 + [True] * 4,
+            "unstable": [False] * 4 + [True] * 4,
+            "compliance_rate": [0.0] * 4 + [0.5] * 4,
+        }
+    )
+    table = compare_runs(per_prompt, n_boot=50, seed=0).set_index("metric")
+    assert table.loc["mean_ssi", "diff"] == -0.5  # b (0.5) minus a (1.0)
+    findings = key_findings(minimal_result(comparisons=table.reset_index().assign(p_holm=0.001)))
+    flips = next(f for f in findings if f.startswith("a vs b: flip rate"))
+    assert "0.0 % vs 100.0 %, difference (B − A) 100.0 points" in flips  # b flips on every prompt, a never
