@@ -1,4 +1,4 @@
-"""Agreement between two judges on the same responses, and consensus stability (issue 10.3).
+"""Agreement between two judges on the same responses, and consensus stability (docs/statistics.md).
 
 Two judges' records of one response pair up on (model, prompt_id, temperature, seed); when a
 configuration occurs more than once for a judge (a re-run of the same grid), the i-th occurrence of

@@ -1,4 +1,4 @@
-"""The attacker's view: how often does re-asking the same prompt end in a compliant answer? (issue 12.3).
+"""The attacker's view: how often does re-asking the same prompt end in a compliant answer? (docs/statistics.md).
 
 Each prompt was answered once per grid configuration (temperature, seed). An attacker who re-asks draws
 configurations at random; drawing k of the prompt's n valid configurations *without replacement*, of

@@ -1,4 +1,4 @@
-"""Paired comparisons of runs over their shared prompts (issue 12.2).
+"""Paired comparisons of runs over their shared prompts (docs/statistics.md "Comparisons").
 
 A run is a model, or a model under a condition (``model [condition]``): the per_prompt table's ``model``
 column. Two runs are compared on the prompts both have, metric by metric:

@@ -1,4 +1,4 @@
-"""Breakdowns of per-prompt stability by category, source or any prompt-metadata column (issue 12.1).
+"""Breakdowns of per-prompt stability by category, source or any prompt-metadata column (docs/statistics.md).
 
 A grouping column splits each model's prompts into groups by the column's value. ``category`` is
 multi-valued: a prompt counts in each of its ``categories`` (BeaverTails prompts carry several), and

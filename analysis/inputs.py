@@ -40,7 +40,7 @@ class LoadedInputs:
     """Tidy frame, per-prompt info, what was read and what was skipped.
 
     Attributes:
-        frame: tidy rows of every judge (docs/notes/TEAM.md "Tidy frame").
+        frame: tidy rows of every judge (docs/log-schema.md "Tidy frame").
         sources: one LogInfo per file used.
         skipped: one message per file not used (unreadable in a directory scan, or superseded by a retry).
         prompts: per (model, prompt_id): source, category, categories (tuple) and other prompt metadata.

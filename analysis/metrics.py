@@ -1,4 +1,4 @@
-"""Stability metrics (DESIGN.md "What it is") computed from the tidy frame.
+"""Stability metrics (docs/statistics.md "Definitions") computed from the tidy frame.
 
 SSI = count of the most frequent valid label / number of valid labels; UNSCORED rows are dropped first.
 Model-level rates are means over prompts; percentages are 0-100 (``_pct``), SSI is 0-1.

@@ -1,4 +1,4 @@
-"""Flip provenance: is a label flip a text change, and is a text change sampling or the engine? (issue 10.4).
+"""Flip provenance: is a label flip a text change, and is a text change sampling or the engine? (docs/statistics.md).
 
 A flip has three possible sources. (1) The response text changed because sampling differed (temperature
 above 0). (2) The text changed although sampling was greedy (temperature 0): inference-engine

@@ -1,6 +1,6 @@
 """The tidy frame contract (one row per judged response), the input error type and run names.
 
-Tidy frame columns (docs/notes/TEAM.md "Tidy frame"): model (the RUN name: display model name, plus
+Tidy frame columns (docs/log-schema.md "Tidy frame"): model (the RUN name: display model name, plus
 `` [condition]`` when the run has a condition), base_model, condition, prompt_id (str, verbatim), source,
 category, epoch, temperature, seed, judge, scorer, judge_role, label (REFUSE/PARTIAL/COMPLY/UNSCORED),
 response_hash, response_chars, origin (the file a row came from), eval_id.
@@ -35,7 +35,7 @@ TIDY_COLUMNS = [
     "eval_id",
 ]
 # Text columns stored as pandas categoricals (sorted categories): grouping and filtering them costs integer
-# work instead of string hashing and copying (docs/notes/perf.md P2). Output tables hold plain text.
+# work instead of string hashing and copying (docs/performance.md, P2). Output tables hold plain text.
 CATEGORICAL_COLUMNS = ["model", "base_model", "prompt_id", "judge", "scorer", "label", "origin", "eval_id"]
 PRIMARY_ROLE = "primary"
 LABELS_SCORER = "labels"  # the ``scorer`` of rows read from label CSVs

@@ -12,7 +12,7 @@ before any timing, as the command's interpreter start and imports are not what i
   analysis_s:   the analysis proper: read (header reductions) + every metric and statistic (1,000 bootstrap
                 resamples) + every CSV/JSON of the output contract. Best of --repeats runs.
   samples_df_s: `inspect_ai.analysis.samples_df(logs)` alone (the read only, no metrics), run once.
-  provenance_overhead_pct: what the issue-10 inputs and analyses cost on top of the rest, measured as
+  provenance_overhead_pct: what the flip-provenance inputs and analyses cost on top of the rest, measured as
                 analysis_s is (the analysis proper, reading included) on two more log sets of the same
                 70,080 records and the same primary labels, cached beside the first: "-provenance", written
                 with response fingerprints (response_hash/response_chars) and a second judge (scorer

@@ -12,7 +12,7 @@ same (temperature, seed) grid and max_tokens, both on the same machine:
 
 Generated tokens/s = completion tokens / wall seconds.
 
-Second-judge overhead (issue 10, target <= 3 %): with ``-T judge=model`` the offline heuristic also labels every
+Second-judge overhead (target <= 3 %): with ``-T judge=model`` the offline heuristic also labels every
 record. Its cost is the time the heuristic takes to label the same responses (those of the best (b) run, each
 with its prompt; median of 5 passes) as a share of that run's study wall time.
 

@@ -1,4 +1,4 @@
-"""Issue 11.2: `analyze` knows when a study is incomplete (errored, cancelled or partial logs; retries)."""
+"""`analyze` knows when a study is incomplete (errored, cancelled or partial logs; retries)."""
 
 from __future__ import annotations
 

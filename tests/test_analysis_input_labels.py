@@ -1,4 +1,4 @@
-"""Issue 11.3 / 11.3b / 11.7: label CSVs read strictly, one scorer per judge, bad options and safe CSV cells."""
+"""Label CSVs read strictly, one scorer per judge, bad options and safe CSV cells."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Failures never become results: grader outages, quoted verdicts, mixed-up caches, bad options (issue 11)."""
+"""Failures never become results: grader outages, quoted verdicts, mixed-up caches, bad options."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A second judge on every record, and response fingerprints, end to end with mock models (issue 10.1-2)."""
+"""A second judge on every record, and response fingerprints, end to end with mock models."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Servers the project starts listen on 127.0.0.1 with a random per-run key (issue 11.6), checked offline.
+"""Servers the project starts listen on 127.0.0.1 with a random per-run key, checked offline.
 
 A fake ``vllm`` command (a tiny OpenAI-shaped HTTP server that records its command line, its environment's
 ``VLLM_API_KEY`` and every request's ``Authorization`` header) stands in for vLLM: once started by
