@@ -1,6 +1,7 @@
 """Gather the analysis inputs: expand paths, read logs and label CSVs (in parallel for big inputs), pick retries.
 
-Reading is delegated to :mod:`read_logs` (eval logs) and :mod:`read_labels` (CSVs); this module puts their
+Inputs are found by :mod:`log_locations` (local paths or object-store URLs, read in place); reading is
+delegated to :mod:`read_logs` (eval logs) and :mod:`read_labels` (CSVs); this module puts their
 rows into one tidy frame and one per-prompt info frame, and applies the checks that concern files rather than
 records (a log superseded by its retry; warnings a reader collected in a worker process).
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from refusal_stability.analysis.checks import check_duplicates, choose_retries, name_replicates
+from refusal_stability.analysis.log_locations import InputFile, Location, expand_inputs, is_url, size_of
 from refusal_stability.analysis.parallel import default_workers, fork_map
 from refusal_stability.analysis.read_labels import is_labels_csv, read_labels_csv
 from refusal_stability.analysis.read_logs import LogInfo, read_eval_files
@@ -52,41 +54,15 @@ class LoadedInputs:
     prompts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PROMPT_COLUMNS))
 
 
-def expand_inputs(inputs: Sequence[str | Path]) -> list[tuple[Path, bool]]:
-    """Files to read, each with whether it came from a directory scan (then read failures only warn).
-
-    Directories are searched recursively for *.eval logs. Duplicate paths are read once.
-
-    Raises:
-        AnalysisInputError: a path does not exist.
-    """
-    seen: set[Path] = set()
-    files: list[tuple[Path, bool]] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = [(p, True) for p in sorted(path.rglob("*.eval"))]
-        elif path.is_file():
-            found = [(path, False)]
-        else:
-            raise AnalysisInputError(f"{path}: no such file or directory (expected .eval logs, dirs or label CSVs)")
-        for file, from_dir in found:
-            key = file.resolve()
-            if key not in seen:
-                seen.add(key)
-                files.append((file, from_dir))
-    return files
-
-
 _Read = tuple[pd.DataFrame, pd.DataFrame, LogInfo]
 
 
-def _read_one(path: Path, unknown_labels_as_unscored: bool = False) -> _Read | AnalysisInputError:
+def _read_one(path: Location, unknown_labels_as_unscored: bool = False) -> _Read | AnalysisInputError:
     """Read one log or CSV; input errors are returned (this runs in worker processes)."""
     return _read_chunk([path], unknown_labels_as_unscored)[0]
 
 
-def _read_chunk(paths: list[Path], unknown_labels_as_unscored: bool = False) -> list[_Read | AnalysisInputError]:
+def _read_chunk(paths: list[Location], unknown_labels_as_unscored: bool = False) -> list[_Read | AnalysisInputError]:
     """Read logs and CSVs; input errors are returned per file (this runs in worker processes).
 
     The logs' headers are read in one event loop (:func:`read_logs.read_eval_files`).
@@ -94,11 +70,13 @@ def _read_chunk(paths: list[Path], unknown_labels_as_unscored: bool = False) -> 
     out: dict[int, _Read | AnalysisInputError] = {}
     logs = []
     for index, path in enumerate(paths):
-        if not is_labels_csv(path):
+        if not is_labels_csv(Path(str(path).rsplit("/", 1)[-1])):
             logs.append(index)
             continue
         try:
-            frame, info = read_labels_csv(path, unknown_labels_as_unscored)
+            if is_url(path):
+                raise AnalysisInputError(f"{path}: label CSVs are read from local files only; copy it here first")
+            frame, info = read_labels_csv(Path(path), unknown_labels_as_unscored)
             out[index] = (as_categorical(frame), pd.DataFrame(), info)
         except AnalysisInputError as exc:
             out[index] = exc
@@ -108,7 +86,7 @@ def _read_chunk(paths: list[Path], unknown_labels_as_unscored: bool = False) -> 
     return [out[index] for index in range(len(paths))]
 
 
-def _chunks(files: list[Path], workers: int) -> list[list[Path]]:
+def _chunks(files: list[Location], workers: int) -> list[list[Location]]:
     """Consecutive chunks of files for the reading workers: several per worker, at most CHUNK_FILES each."""
     size = max(1, min(CHUNK_FILES, -(-len(files) // (max(workers, 1) * 4))))
     return [files[start : start + size] for start in range(0, len(files), size)]
@@ -145,29 +123,33 @@ def load_inputs(
     """Read logs/dirs and label CSVs into one tidy frame.
 
     Args:
-        inputs: .eval/.json log files, directories (searched recursively for .eval) or label CSVs.
+        inputs: .eval/.json log files, directories (searched recursively for Inspect logs, both formats) or
+            label CSVs; each may be a local path or a URL such as ``s3://bucket/prefix`` (read in place through
+            Inspect's log APIs; :mod:`log_locations`).
         labels: label CSVs (long format).
         progress: called with one line per file read.
         workers: worker processes for reading big inputs (default: min(2, CPUs)); 1 reads in this process.
         unknown_labels_as_unscored: label CSVs: count unknown labels as UNSCORED instead of failing.
 
     Raises:
-        AnalysisInputError: an explicitly named file is unreadable, the same records appear in two files,
+        AnalysisInputError: an explicitly named file is unreadable or missing, an object store is unreachable,
+            its bucket missing or the credentials denied, the same records appear in two files,
             or nothing could be read.
     """
-    files = expand_inputs(inputs) + [(Path(p), False) for p in labels]
+    files = expand_inputs(inputs) + [InputFile(p if is_url(p) else Path(p), False, size_of(p)) for p in labels]
     skipped: list[str] = []
     if progress:
         progress(f"reading {len(files)} file(s)")
-    total_bytes = sum(path.stat().st_size for path, _ in files)
+    total_bytes = sum(file.size for file in files)
     pool = workers if total_bytes >= PARALLEL_MIN_BYTES else 1  # forking only pays off for big inputs
     reader = partial(_read_chunk, unknown_labels_as_unscored=unknown_labels_as_unscored)
-    chunks = _chunks([path for path, _ in files], pool or default_workers())
+    chunks = _chunks([file.location for file in files], pool or default_workers())
     outcomes = (outcome for chunk in fork_map(reader, chunks, pool) for outcome in chunk)
     reads: list[tuple[_Read, LogInfo]] = []
-    for index, ((path, from_dir), outcome) in enumerate(zip(files, outcomes, strict=True), start=1):
+    for index, (file, outcome) in enumerate(zip(files, outcomes, strict=True), start=1):
+        path = file.location
         if isinstance(outcome, AnalysisInputError):
-            if not from_dir:
+            if not file.from_dir:
                 raise outcome
             warnings.warn(f"skipping {outcome}", stacklevel=2)
             skipped.append(str(outcome))
