@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from refusal_stability.scorers.ssi import UNSTABLE_THRESHOLD
+from refusal_stability.definitions.ssi import UNSTABLE_THRESHOLD
 
 
 def stderr_progress(line: str) -> None:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from refusal_stability.analysis.parallel import fork_map
 from refusal_stability.analysis.tidy import plain_text
-from refusal_stability.scorers.labels import LABELS
+from refusal_stability.definitions.labels import LABELS
 
 N_EXAMPLES = 10
 LOG_SUFFIXES = (".eval", ".json")

@@ -22,8 +22,8 @@ import pandas as pd
 from refusal_stability.analysis import agreement, metrics, statistics
 from refusal_stability.analysis.read_logs import LogInfo
 from refusal_stability.analysis.tidy import AnalysisInputError, plain_text, replicate_group
-from refusal_stability.scorers.labels import UNSCORED
-from refusal_stability.scorers.ssi import UNSTABLE_THRESHOLD
+from refusal_stability.definitions.labels import UNSCORED
+from refusal_stability.definitions.ssi import UNSTABLE_THRESHOLD
 
 __all__ = ["AnalysisResult", "analyse", "analyze", "safe_csv_frame", "write_tables"]
 

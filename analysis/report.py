@@ -25,7 +25,7 @@ from markupsafe import Markup
 from refusal_stability.analysis import evidence as evidence_mod
 from refusal_stability.analysis import formatting as fmt
 from refusal_stability.analysis.formatting import Table
-from refusal_stability.scorers.ssi import UNSTABLE_THRESHOLD
+from refusal_stability.definitions.ssi import UNSTABLE_THRESHOLD
 
 N_UNSTABLE_SHOWN = 25
 FOLD_CHARS = 400  # texts longer than this are folded (<details>) with a preview

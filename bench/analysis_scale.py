@@ -64,7 +64,7 @@ def _write_shard(job: tuple[Path, int, int]) -> tuple[Path, float]:
     import numpy as np
     from inspect_ai.log import write_eval_log
 
-    from refusal_stability.solvers.sampling_grid import DEFAULT_SEEDS, DEFAULT_TEMPERATURES
+    from refusal_stability.definitions.grid import DEFAULT_SEEDS, DEFAULT_TEMPERATURES
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the log factory lives with the tests
     import synthetic_logs as synthetic

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from refusal_stability.analysis.agreement import cohens_kappa
+from refusal_stability.definitions.labels import LABELS
 from refusal_stability.scorers.heuristic import explain
-from refusal_stability.scorers.labels import LABELS
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "judge" / "judge_dev.csv.gz"
 REQUIRED_COLUMNS = ("response", "label_haiku", "weight")

@@ -39,8 +39,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from refusal_stability.definitions.grid import DEFAULT_SEEDS, DEFAULT_TEMPERATURES
 from refusal_stability.inspect_tasks.refusal_stability import DEFAULT_MAX_CONNECTIONS
-from refusal_stability.solvers.sampling_grid import DEFAULT_SEEDS, DEFAULT_TEMPERATURES
 
 RAW_MARKER = "RAW_RESULT "
 JUDGE_PASSES = 5

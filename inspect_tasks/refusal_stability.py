@@ -12,17 +12,11 @@ from inspect_ai import Epochs, Task, task
 from inspect_ai.model import GenerateConfig
 from inspect_ai.solver import Solver
 
+from refusal_stability.definitions.grid import DEFAULT_SEEDS, DEFAULT_TEMPERATURES
 from refusal_stability.errors import InputError
 from refusal_stability.inspect_tasks.datasets import BeaverTailsSource, FileColumns, load_prompts
 from refusal_stability.scorers import GridEpochsGuard, refusal_judges, stability
-from refusal_stability.solvers.sampling_grid import (
-    DEFAULT_SEEDS,
-    DEFAULT_TEMPERATURES,
-    literal_system_message,
-    parse_seeds,
-    parse_temperatures,
-    sampling_grid,
-)
+from refusal_stability.solvers.sampling_grid import literal_system_message, parse_grid_arguments, sampling_grid
 
 DEFAULT_N_PROMPTS = 876  # the published study's prompt count
 DEFAULT_MAX_TOKENS = 512
@@ -119,7 +113,7 @@ def refusal_stability(
         beavertails_revision: BeaverTails revision (commit SHA to pin the data).
         beavertails_path: hub id or local directory of BeaverTails.
     """
-    temperatures, seeds = parse_temperatures(temperatures), parse_seeds(seeds)
+    temperatures, seeds = parse_grid_arguments(temperatures, seeds)
     grid_size = len(temperatures) * len(seeds)
     max_tokens = _positive_int(max_tokens, "max_tokens")
     system_text = free_text(system_prompt, "system_prompt")

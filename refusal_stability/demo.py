@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from refusal_stability.definitions.grid import DEFAULT_SEEDS, DEFAULT_TEMPERATURES
 from refusal_stability.inspect_tasks.refusal_stability import DEFAULT_MAX_CONNECTIONS
-from refusal_stability.solvers.sampling_grid import DEFAULT_SEEDS, DEFAULT_TEMPERATURES
 
 # Sized for 2 CPU cores: 30 prompts x 20 (temperature, seed) configs x <= 80 new tokens; measured ~4 min
 # (cold cache, conversion included) on a quiet 2-core machine, leaving room for a busy one.

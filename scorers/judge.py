@@ -24,9 +24,9 @@ from typing import Any
 from inspect_ai.scorer import Score, Scorer, Target, scorer
 from inspect_ai.solver import TaskState
 
+from refusal_stability.definitions.labels import LABELS, UNSCORED
 from refusal_stability.scorers.grading import GRADER_ROLE, SECOND_GRADER_ROLE, grade, grader_identity, resolve_grader
 from refusal_stability.scorers.heuristic import explain
-from refusal_stability.scorers.labels import LABELS, UNSCORED
 from refusal_stability.scorers.metrics import stability_metrics
 from refusal_stability.scorers.rubric import GraderTemplate, load_template
 from refusal_stability.scorers.verdict_cache import VerdictCache

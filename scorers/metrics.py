@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from inspect_ai.scorer import Metric, SampleScore, Score, metric
 
-from refusal_stability.scorers.labels import COMPLY, LABELS, PARTIAL, REFUSE
-from refusal_stability.scorers.ssi import UNSTABLE_THRESHOLD, RowStability, row_stability
+from refusal_stability.definitions.labels import COMPLY, LABELS, PARTIAL, REFUSE
+from refusal_stability.definitions.ssi import UNSTABLE_THRESHOLD, RowStability, row_stability
 
 __all__ = [
     "SampleCounts",
@@ -44,7 +44,7 @@ class SampleCounts:
     n_unscored: int
 
     def stability(self, threshold: float = UNSTABLE_THRESHOLD) -> RowStability:
-        """SSI, majority, flip and instability of the sample (``scorers.ssi``)."""
+        """SSI, majority, flip and instability of the sample (``refusal_stability.definitions.ssi``)."""
         return row_stability(self.counts, threshold)
 
     def share(self, label: str) -> float | None:

@@ -14,8 +14,8 @@ from typing import Any
 from inspect_ai.scorer import SampleScore, Score, ScoreReducer, score_reducer
 from inspect_ai.util import EarlyStop
 
-from refusal_stability.scorers.labels import LABELS, UNSCORED
-from refusal_stability.scorers.ssi import row_stability
+from refusal_stability.definitions.labels import LABELS, UNSCORED
+from refusal_stability.definitions.ssi import row_stability
 
 __all__ = ["EPOCH_KEYS", "GridEpochsGuard", "stability"]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from refusal_stability.scorers.labels import COMPLY, PARTIAL, REFUSE
+from refusal_stability.definitions.labels import COMPLY, PARTIAL, REFUSE
 
 __all__ = ["ParsedVerdict", "normalise_label", "parse_verdict"]
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import anyio
 
-from refusal_stability.scorers.labels import LABELS
+from refusal_stability.definitions.labels import LABELS
 
 __all__ = ["CachedVerdict", "VerdictCache", "cache_key", "check_cache_dir"]
 

@@ -1,95 +1,35 @@
-"""The per-epoch sampling grid: epoch e of a sample is generated with the e-th (temperature, seed) pair."""
+"""The solvers: each epoch generated with its (temperature, seed), and a verbatim system message.
 
-import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+The grid itself (parsing, epoch order) is defined in :mod:`refusal_stability.definitions.grid`.
+"""
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from inspect_ai.model import ChatMessageSystem
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
+from refusal_stability.definitions.grid import GridError, build_grid, grid_cell, parse_seeds, parse_temperatures
 from refusal_stability.errors import InputError
 
-DEFAULT_TEMPERATURES: tuple[float, ...] = (0.0, 0.3, 0.7, 1.0)
-DEFAULT_SEEDS: tuple[int, ...] = (42, 43, 44, 45, 46)
-SEED_MIN, SEED_MAX = -(2**63), 2**63 - 1  # what vLLM and the OpenAI API accept: a signed 64-bit integer
+
+@contextmanager
+def _grid_input() -> Iterator[None]:
+    """Report a bad grid value as an :class:`InputError` (one line on the Inspect command line)."""
+    try:
+        yield
+    except GridError as error:
+        raise InputError(str(error)) from None
 
 
-@dataclass(frozen=True)
-class SamplingConfig:
-    """One cell of the grid: the temperature and seed one epoch is generated with."""
+def parse_grid_arguments(temperatures: object, seeds: object) -> tuple[tuple[float, ...], tuple[int, ...]]:
+    """The task's ``temperatures`` and ``seeds``, validated (see :mod:`refusal_stability.definitions.grid`).
 
-    temperature: float
-    seed: int
-
-
-def _as_sequence(value: object, name: str) -> list:
-    """Accept a list/tuple, a single scalar, or a comma-separated string (as `-T` may pass them)."""
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    if isinstance(value, Sequence):
-        return list(value)
-    if isinstance(value, (int, float)):
-        return [value]
-    raise InputError(f"{name}={value!r}: expected a list of numbers, e.g. {name}=[0.0,1.0] or {name}=0.0,1.0")
-
-
-def parse_temperatures(temperatures: object) -> tuple[float, ...]:
-    """Validate temperatures: at least one, each a finite number >= 0, no duplicates."""
-    values = _as_sequence(temperatures, "temperatures")
-    if not values:
-        raise InputError("temperatures is empty: expected at least one temperature, e.g. temperatures=[0.0,1.0]")
-    parsed: list[float] = []
-    for value in values:
-        if isinstance(value, bool):
-            raise InputError(f"temperatures: {value!r} is not a number; expected numbers >= 0")
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise InputError(f"temperatures: {value!r} is not a number; expected numbers >= 0") from None
-        if not math.isfinite(number) or number < 0:
-            raise InputError(f"temperatures: {value!r} is invalid; expected a finite number >= 0")
-        parsed.append(number)
-    duplicates = sorted({t for t in parsed if parsed.count(t) > 1})
-    if duplicates:
-        raise InputError(f"temperatures: duplicate values {duplicates}; each temperature must appear once")
-    return tuple(parsed)
-
-
-def parse_seeds(seeds: object) -> tuple[int, ...]:
-    """Validate seeds: at least one, each an integer, no duplicates."""
-    values = _as_sequence(seeds, "seeds")
-    if not values:
-        raise InputError("seeds is empty: expected at least one integer seed, e.g. seeds=[42,43]")
-    parsed: list[int] = []
-    for value in values:
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise InputError(f"seeds: {value!r} is not an integer")
-        try:
-            seed = int(value)
-        except (TypeError, ValueError, OverflowError):
-            raise InputError(f"seeds: {value!r} is not an integer") from None
-        if not SEED_MIN <= seed <= SEED_MAX:
-            raise InputError(f"seeds: {value!r} is outside the signed 64-bit range [-2**63, 2**63 - 1]")
-        parsed.append(seed)
-    duplicates = sorted({s for s in parsed if parsed.count(s) > 1})
-    if duplicates:
-        raise InputError(f"seeds: duplicate values {duplicates}; each seed must appear once")
-    return tuple(parsed)
-
-
-def build_grid(temperatures: object, seeds: object) -> list[SamplingConfig]:
-    """The grid in epoch order: all seeds of the first temperature, then the next temperature, and so on."""
-    return [SamplingConfig(t, s) for t in parse_temperatures(temperatures) for s in parse_seeds(seeds)]
-
-
-def grid_cell(grid: Sequence[SamplingConfig], epoch: int) -> SamplingConfig:
-    """The config of a 1-based epoch; an epoch outside the grid means `--epochs` was overridden."""
-    if not 1 <= epoch <= len(grid):
-        raise InputError(
-            f"epoch {epoch} has no (temperature, seed) in a grid of {len(grid)}: the number of epochs must "
-            f"equal len(temperatures) x len(seeds) = {len(grid)}; do not override --epochs, change the grid"
-        )
-    return grid[epoch - 1]
+    Raises:
+        InputError: a bad temperature or seed; the message names it.
+    """
+    with _grid_input():
+        return parse_temperatures(temperatures), parse_seeds(seeds)
 
 
 @solver
@@ -100,10 +40,12 @@ def sampling_grid(temperatures: Sequence[float], seeds: Sequence[int]) -> Solver
     records the merged generate config on every ModelEvent. A run whose epochs differ from the grid size
     (an ``--epochs`` override) fails on its first sample.
     """
-    grid = build_grid(temperatures, seeds)
+    with _grid_input():
+        grid = build_grid(temperatures, seeds)
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
-        cell = grid_cell(grid, state.epoch)
+        with _grid_input():
+            cell = grid_cell(grid, state.epoch)
         sampling = {"epoch": state.epoch, "temperature": cell.temperature, "seed": cell.seed}
         state.metadata.update(sampling)
         state.store.set("sampling", sampling)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from refusal_stability.scorers.labels import LABELS, UNSCORED
+from refusal_stability.definitions.labels import LABELS, UNSCORED
 
 SCORER = "refusal_judge"
 

@@ -236,9 +236,8 @@ def test_model_without_valid_labels_is_named(tmp_path: Path, capsys: pytest.Capt
 def test_the_analyze_parser_imports_no_heavy_module() -> None:
     """`analyze --help` and argument errors need argparse only (docs/performance.md, P4).
 
-    The analysis takes its constants from ``scorers.ssi``, and ``refusal_stability.scorers`` imports its
-    judges (and Inspect) only when one is used, so the parser imports neither Inspect nor pandas, scipy or
-    matplotlib.
+    The analysis takes its constants from ``refusal_stability.definitions``, which imports no Inspect, so the
+    parser imports neither Inspect nor pandas, scipy or matplotlib.
     """
     import subprocess
     import sys

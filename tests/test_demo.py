@@ -3,8 +3,8 @@
 import argparse
 
 from refusal_stability import demo
+from refusal_stability.definitions.grid import DEFAULT_SEEDS, DEFAULT_TEMPERATURES, parse_seeds, parse_temperatures
 from refusal_stability.inspect_tasks.refusal_stability import DEFAULT_MAX_CONNECTIONS
-from refusal_stability.solvers.sampling_grid import DEFAULT_SEEDS, DEFAULT_TEMPERATURES, parse_seeds, parse_temperatures
 
 
 def test_demo_defaults_run_the_solvers_full_grid() -> None:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from refusal_stability.solvers.sampling_grid import (
+from refusal_stability.definitions.grid import (
     SamplingConfig,
     build_grid,
     grid_cell,

@@ -14,12 +14,10 @@ from inspect_ai.scorer import SampleScore, Score, Target, scorer
 from inspect_ai.solver import TaskState
 from mock_models import mock_model
 
+from refusal_stability.definitions.ssi import TIE_ORDER, UNSTABLE_THRESHOLD, majority_label, stability_of_counts
 from refusal_stability.scorers import (
-    TIE_ORDER,
-    UNSTABLE_THRESHOLD,
     compliance_rate,
     flip_rate,
-    majority_label,
     mean_ssi,
     partial_rate,
     refusal_rate,
@@ -30,7 +28,6 @@ from refusal_stability.scorers import (
 )
 from refusal_stability.scorers.metrics import sample_counts
 from refusal_stability.scorers.reducer import GridEpochsGuard
-from refusal_stability.scorers.ssi import stability_of_counts
 
 REDUCED_KEYS = {
     "ssi",

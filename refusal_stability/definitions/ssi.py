@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from refusal_stability.scorers.labels import COMPLY, LABELS, PARTIAL, REFUSE, UNSCORED
+from refusal_stability.definitions.labels import COMPLY, LABELS, PARTIAL, REFUSE, UNSCORED
 
 __all__ = [
     "TIE_ORDER",
