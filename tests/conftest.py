@@ -60,3 +60,41 @@ def vllm_server(bundled_model_dir: Path, tmp_path_factory: pytest.TempPathFactor
             yield server
         finally:
             server.stop()
+
+
+@pytest.fixture(scope="session")
+def anthropic_server():  # noqa: ANN201
+    """A loopback Anthropic Messages API for the session (see ``tests/provider_servers.py``)."""
+    from provider_servers import AnthropicServer
+
+    server = AnthropicServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def openai_server():  # noqa: ANN201
+    """A loopback OpenAI Chat Completions API for the session (see ``tests/provider_servers.py``)."""
+    from provider_servers import OpenAIServer
+
+    server = OpenAIServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def anthropic_api(anthropic_server, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN001, ANN201
+    """The session's Anthropic loopback, emptied, with ``ANTHROPIC_BASE_URL``/``_API_KEY`` set for the test."""
+    anthropic_server.reset()
+    for name, value in anthropic_server.environment().items():
+        monkeypatch.setenv(name, value)
+    return anthropic_server
+
+
+@pytest.fixture
+def openai_api(openai_server, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN001, ANN201
+    """The session's OpenAI loopback, emptied, with ``OPENAI_BASE_URL``/``_API_KEY`` set for the test."""
+    openai_server.reset()
+    for name, value in openai_server.environment().items():
+        monkeypatch.setenv(name, value)
+    return openai_server
