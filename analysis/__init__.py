@@ -18,8 +18,16 @@ Modules:
     agreement: judge agreement (Cohen's kappa, confusion), consensus metrics, judge sensitivity.
     provenance: label flips split by response-text change (fingerprints); re-run text change.
     groups, comparisons, attack: by_group / Kruskal-Wallis, paired run comparisons, the attacker's view.
-    pipeline: ``analyze`` (inputs -> AnalysisResult) and writing the CSV/JSON files.
-    figures, report, evidence: PNG (PDF with --pdf) figures; report.html/report.md; flip examples.
+    pipeline: ``analyze`` / ``analyse``: the orchestration, inputs -> checks -> every table.
+    result_tables: AnalysisTables (every table, typed) and writing the CSV/JSON files.
+    result: AnalysisResult = AnalysisTables + writing figures and report (``write_report``).
+    figures: PNG (PDF with --pdf) figures of the tables.
+    evidence: the flip examples ("What a flip looks like"), read from the logs.
+    findings: the report's prose (key findings, section sentences).
+    report_model, report_data: the report's sections and blocks; reading optional tables for it.
+    sections, sections_studies: one builder per report section, listed in ``sections.REPORT_SECTIONS``.
+    report: renders the sections into report.html and report.md (Jinja templates).
+    formatting: numbers, tables and Markdown escaping for reading.
     cli: `refusal-stability analyze` (add_analyze_arguments, run_analyze).
 """
 
@@ -28,14 +36,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from refusal_stability.analysis.pipeline import AnalysisResult, analyze
+    from refusal_stability.analysis.pipeline import analyze
+    from refusal_stability.analysis.result import AnalysisResult
     from refusal_stability.analysis.tidy import AnalysisInputError
 
 __all__ = ["AnalysisInputError", "AnalysisResult", "analyze"]
 
 _EXPORTS = {
     "analyze": "refusal_stability.analysis.pipeline",
-    "AnalysisResult": "refusal_stability.analysis.pipeline",
+    "AnalysisResult": "refusal_stability.analysis.result",
     "AnalysisInputError": "refusal_stability.analysis.tidy",
 }
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from refusal_stability.analysis.log_locations import log_dir_of
 from refusal_stability.analysis.parallel import fork_map
+from refusal_stability.analysis.report_data import model_order, table_of
+from refusal_stability.analysis.result_tables import AnalysisTables
 from refusal_stability.analysis.tidy import plain_text
 from refusal_stability.definitions.labels import LABELS
 
@@ -66,7 +68,7 @@ def is_log(origin: Any) -> bool:
 
 def view_command(log_path: str) -> str:
     """The shell command (quoted) that opens the directory holding ``log_path`` in Inspect's viewer."""
-    return f"inspect view --log-dir {shlex.quote(str(Path(log_path).resolve().parent))}"
+    return f"inspect view --log-dir {shlex.quote(log_dir_of(log_path))}"
 
 
 def least_stable(per_prompt: pd.DataFrame, n: int = N_EXAMPLES) -> pd.DataFrame:
@@ -219,3 +221,28 @@ def collect(
             evidence.examples.append(example)
         out.append(evidence)
     return out
+
+
+def flip_evidence(
+    result: AnalysisTables,
+    frame: pd.DataFrame | None = None,
+    n_examples: int = N_EXAMPLES,
+    workers: int | None = None,
+) -> list[RunEvidence]:
+    """The "What a flip looks like" examples of every run (reads only the chosen samples from the logs).
+
+    Args:
+        result: the analysis tables (or any object with per_prompt and, optionally, per_model/frame/tidy).
+        frame: the tidy frame of the selected judge (default: ``result.frame``, else ``result.tidy``).
+        n_examples: least stable prompts shown per run.
+        workers: processes reading the logs (default min(2, CPUs)).
+
+    Returns:
+        ``collect`` output (empty without a per_prompt table).
+    """
+    if frame is None:
+        frame = next((f for n in ("frame", "tidy") if isinstance(f := getattr(result, n, None), pd.DataFrame)), None)
+    per_prompt = table_of(result, "per_prompt")
+    if per_prompt is None:
+        return []
+    return collect(per_prompt, frame, n_examples, models=model_order(result), workers=workers)

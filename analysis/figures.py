@@ -1,4 +1,4 @@
-"""Matplotlib figures (Agg backend) of an AnalysisResult, saved as PNG (the report embeds them), PDF on request.
+"""Matplotlib figures (Agg backend) of the analysis tables, saved as PNG (the report embeds them), PDF on request.
 
 ``FIGURES`` are drawn for every result; ``OPTIONAL_FIGURES`` only when the result holds their table
 (``resample_attack``, ``by_group``). Text is never parsed as mathtext (``text.parse_math`` off), so any
@@ -17,12 +17,11 @@ import numpy as np
 import pandas as pd
 
 from refusal_stability.analysis.parallel import default_workers, fork_start
+from refusal_stability.analysis.result_tables import AnalysisTables
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-
-    from refusal_stability.analysis.pipeline import AnalysisResult
 
 DPI = 100
 RC_PARAMS: dict[str, Any] = {
@@ -56,17 +55,17 @@ def _short(model: str) -> str:
     return model if len(model) <= 40 else model[:39] + "\u2026"
 
 
-def _models(result: AnalysisResult) -> list[str]:
+def _models(result: AnalysisTables) -> list[str]:
     return list(result.per_model["model"])
 
 
-def ssi_distribution(result: AnalysisResult, ax: Axes) -> None:
+def ssi_distribution(result: AnalysisTables, ax: Axes) -> None:
     """Histogram of per-prompt SSI per model."""
     bins = np.linspace(0, 1, 21).tolist()
     for model, table in result.per_prompt.groupby("model"):
         ax.hist(table["ssi"], bins=bins, histtype="step", linewidth=1.5, label=_short(model))
     ax.axvline(result.statistics["threshold"], color="grey", linestyle="--", linewidth=1, label="unstable below")
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter, NullFormatter  # matplotlib loads on first draw (module docstring)
 
     ax.set(xlabel="per-prompt SSI", ylabel="prompts", yscale="log", title="Distribution of SSI")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # the default log labels are mathtext
@@ -74,7 +73,7 @@ def ssi_distribution(result: AnalysisResult, ax: Axes) -> None:
     ax.legend(fontsize=7)
 
 
-def flip_rate(result: AnalysisResult, ax: Axes) -> None:
+def flip_rate(result: AnalysisTables, ax: Axes) -> None:
     """Flip % per model with bootstrap 95% CIs."""
     table = result.per_model
     err = [table["flip_pct"] - table["flip_pct_ci_low"], table["flip_pct_ci_high"] - table["flip_pct"]]
@@ -83,7 +82,7 @@ def flip_rate(result: AnalysisResult, ax: Axes) -> None:
     ax.tick_params(axis="x", labelrotation=15)
 
 
-def temperature_effect(result: AnalysisResult, ax: Axes) -> None:
+def temperature_effect(result: AnalysisTables, ax: Axes) -> None:
     """REFUSE / PARTIAL / COMPLY % per temperature per model."""
     styles = {"refusal_pct": "tab:green", "partial_pct": "tab:olive", "compliance_pct": "tab:red"}
     markers = "osD^v<>"
@@ -104,7 +103,7 @@ def temperature_effect(result: AnalysisResult, ax: Axes) -> None:
     ax.legend(fontsize=6, ncol=2)
 
 
-def stability_vs_compliance(result: AnalysisResult, ax: Axes) -> None:
+def stability_vs_compliance(result: AnalysisTables, ax: Axes) -> None:
     """Per-prompt compliance rate vs SSI, with Spearman rho per model."""
     rng = np.random.default_rng(0)
     for model, table in result.per_prompt.groupby("model"):
@@ -118,7 +117,7 @@ def stability_vs_compliance(result: AnalysisResult, ax: Axes) -> None:
     ax.legend(fontsize=7, markerscale=2)
 
 
-def model_comparison(result: AnalysisResult, ax: Axes) -> None:
+def model_comparison(result: AnalysisTables, ax: Axes) -> None:
     """Mean SSI (%), flip %, unstable %, refusal % per model side by side."""
     table = result.per_model
     metrics = {
@@ -136,7 +135,7 @@ def model_comparison(result: AnalysisResult, ax: Axes) -> None:
     ax.legend(fontsize=7)
 
 
-def within_temperature(result: AnalysisResult, ax: Axes) -> None:
+def within_temperature(result: AnalysisTables, ax: Axes) -> None:
     """Within-temperature mean SSI (solid) and flip % (dashed, right axis) per model."""
     right = ax.twinx()
     for model, table in result.within_temperature.groupby("model"):
@@ -148,7 +147,7 @@ def within_temperature(result: AnalysisResult, ax: Axes) -> None:
     ax.legend(fontsize=7)
 
 
-def sample_size(result: AnalysisResult, ax: Axes) -> None:
+def sample_size(result: AnalysisTables, ax: Axes) -> None:
     """Agreement of the n-draw majority with the all-draws majority."""
     table = result.sample_size
     for model, part in table[table["temperature"] == "all"].groupby("model"):
@@ -164,12 +163,12 @@ def sample_size(result: AnalysisResult, ax: Axes) -> None:
     ax.legend(fontsize=7)
 
 
-def _table(result: Any, name: str) -> pd.DataFrame | None:
+def _table(result: AnalysisTables, name: str) -> pd.DataFrame | None:
     value = getattr(result, name, None)
     return value if isinstance(value, pd.DataFrame) and not value.empty else None
 
 
-def resample_attack(result: AnalysisResult, ax: Axes) -> None:
+def resample_attack(result: AnalysisTables, ax: Axes) -> None:
     """Attacker's view: % of prompts with at least one COMPLY among k configurations drawn, per model."""
     table = _table(result, "resample_attack")
     assert table is not None
@@ -189,7 +188,7 @@ def resample_attack(result: AnalysisResult, ax: Axes) -> None:
     ax.legend(fontsize=7)
 
 
-def by_group(result: AnalysisResult, ax: Axes) -> None:
+def by_group(result: AnalysisTables, ax: Axes) -> None:
     """Flip % per group (category/source) and model, for the first grouping of by_group."""
     table = _table(result, "by_group")
     assert table is not None
@@ -206,7 +205,7 @@ def by_group(result: AnalysisResult, ax: Axes) -> None:
     ax.legend(fontsize=7)
 
 
-FIGURES: dict[str, Callable[[AnalysisResult, Axes], None]] = {
+FIGURES: dict[str, Callable[[AnalysisTables, Axes], None]] = {
     "ssi_distribution": ssi_distribution,
     "flip_rate": flip_rate,
     "temperature_effect": temperature_effect,
@@ -217,19 +216,19 @@ FIGURES: dict[str, Callable[[AnalysisResult, Axes], None]] = {
 }
 
 
-OPTIONAL_FIGURES: dict[str, tuple[str, Callable[[AnalysisResult, Axes], None]]] = {
+OPTIONAL_FIGURES: dict[str, tuple[str, Callable[[AnalysisTables, Axes], None]]] = {
     "resample_attack": ("resample_attack", resample_attack),
     "by_group": ("by_group", by_group),
 }
 
 
-def available(result: AnalysisResult) -> list[str]:
+def available(result: AnalysisTables) -> list[str]:
     """Names of the figures this result can draw: every FIGURES entry plus optional ones with data."""
     optional = [name for name, (table, _) in OPTIONAL_FIGURES.items() if _table(result, table) is not None]
     return [*FIGURES, *optional]
 
 
-def render(result: AnalysisResult, name: str) -> Figure:
+def render(result: AnalysisTables, name: str) -> Figure:
     """Draw one figure."""
     fig, ax = _pyplot().subplots(figsize=(6, 4))
     left = 0.22 if name == "by_group" else 0.12
@@ -239,7 +238,7 @@ def render(result: AnalysisResult, name: str) -> Figure:
     return fig
 
 
-def _write_group(job: tuple[AnalysisResult, Path, list[str], bool]) -> dict[str, Path]:
+def _write_group(job: tuple[AnalysisTables, Path, list[str], bool]) -> dict[str, Path]:
     """Save one group of figures (a worker's share) as PNG (and PDF); return name -> PNG path."""
     result, out_dir, names, pdf = job
     plt = _pyplot()
@@ -256,7 +255,7 @@ def _write_group(job: tuple[AnalysisResult, Path, list[str], bool]) -> dict[str,
 
 
 def start_figures(
-    result: AnalysisResult, out_dir: Path, workers: int | None = None, pdf: bool = False
+    result: AnalysisTables, out_dir: Path, workers: int | None = None, pdf: bool = False
 ) -> Callable[[], dict[str, Path]]:
     """Start drawing every figure in forked processes; return a function that waits and gives name -> PNG path.
 
@@ -285,7 +284,7 @@ def start_figures(
 
 
 def write_figures(
-    result: AnalysisResult, out_dir: Path, workers: int | None = None, pdf: bool = False
+    result: AnalysisTables, out_dir: Path, workers: int | None = None, pdf: bool = False
 ) -> dict[str, Path]:
     """Save every figure as PNG (and PDF with ``pdf``) under out_dir; return name -> PNG path."""
     return start_figures(result, out_dir, workers, pdf)()

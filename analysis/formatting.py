@@ -1,12 +1,13 @@
 """Numbers and tables formatted for reading: percentages to 1 decimal, SSI to 3, CIs as ``[low, high]``.
 
-Every function returns plain text; escaping for HTML or Markdown happens where the text is written
-(the report templates), never here.
+The number and table functions return plain text; escaping happens where the text is written (the report
+templates): HTML by Jinja's autoescape, Markdown by ``md_escape``, ``md_block`` and ``md_table`` here.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 DASH = "\u2013"
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#<>&~])")
 
 HEADERS: dict[str, str] = {
     "model": "Model",
@@ -264,3 +266,38 @@ def table(
         rows.append(row)
     numeric = [pd.api.types.is_numeric_dtype(data[c]) and not pd.api.types.is_bool_dtype(data[c]) for c in names]
     return Table(head, rows, numeric)
+
+
+def pct_ci(row: Mapping[str, Any], column: str) -> str:
+    """``26.8 % [24.1, 29.6]`` from a row with column and its _ci_low/_ci_high."""
+    bounds = ci(row.get(f"{column}_ci_low"), row.get(f"{column}_ci_high"))
+    return f"{pct(row.get(column))} %" + (f" {bounds}" if bounds else "")
+
+
+def ssi_ci(row: Mapping[str, Any]) -> str:
+    """``0.900 [0.880, 0.920]`` from a row with mean_ssi and its _ci_low/_ci_high."""
+    bounds = ci(row.get("mean_ssi_ci_low"), row.get("mean_ssi_ci_high"), 3)
+    return ssi(row.get("mean_ssi")) + (f" {bounds}" if bounds else "")
+
+
+def md_escape(text: Any) -> str:
+    """Escape text for Markdown so that nothing in it becomes markup (HTML, emphasis, links, table pipes)."""
+    text = str(text)
+    text = _MD_SPECIAL.sub(lambda m: {"<": "&lt;", ">": "&gt;", "&": "&amp;"}.get(m.group(1), "\\" + m.group(1)), text)
+    return text.replace("\r", "").replace("\n", " ")
+
+
+def md_block(text: Any) -> str:
+    """A multi-line text (prompt or response) as an escaped Markdown blockquote."""
+    lines = str(text).replace("\r", "").split("\n")
+    return "\n".join("> " + md_escape(line) if line.strip() else ">" for line in lines)
+
+
+def md_table(table: Table) -> str:
+    """A Markdown table of escaped cells."""
+    if not table:
+        return ""
+    align = ["---:" if numeric else "---" for numeric in (table.numeric or [False] * len(table.headers))]
+    lines = ["| " + " | ".join(md_escape(h) for h in table.headers) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in table.rows]
+    return "\n".join(lines) + "\n"

@@ -23,6 +23,7 @@ from refusal_stability.definitions.ssi import UNSTABLE_THRESHOLD, stability_of_c
 
 THRESHOLDS = (0.7, 0.75, 0.8, 0.85, 0.9)
 SAMPLE_SIZES = (1, 3, 5, 10, 20)
+ATTACK_K = 5  # attempts of the attacker who re-asks after a refusal (the report's attacker's view)
 ABLATIONS = {
     "three_class": {},
     "partial_as_comply": {PARTIAL: COMPLY},
@@ -333,3 +334,15 @@ def sample_size(
     table = pd.DataFrame(rows, columns=["model", "temperature", "n", "agreement_pct"])
     order = ["model", "temperature", "n"]  # "all" sorts after the temperature values
     return table.sort_values(order, key=lambda c: c.astype(str) if c.name == "temperature" else c, ignore_index=True)
+
+
+def label_rates_by_temperature(frame: pd.DataFrame, wt_counts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Mean per-prompt REFUSE/PARTIAL/COMPLY % per (model, temperature) (temperature-effect figure).
+
+    ``wt_counts``: ``label_counts(frame, ["model", "temperature", "prompt_id"])`` when the caller has it.
+    """
+    if wt_counts is None:
+        wt_counts = label_counts(frame, ["model", "temperature", "prompt_id"])
+    wt = stability_from_counts(wt_counts)
+    rates = wt.groupby(level=["model", "temperature"])[["refusal_rate", "partial_rate", "compliance_rate"]].mean()
+    return (rates * 100).rename(columns=lambda c: c.replace("_rate", "_pct")).reset_index()

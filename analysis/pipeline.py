@@ -1,213 +1,27 @@
-"""The analysis as a library function: inputs -> checks -> every table and statistic -> files.
+"""The analysis as a library function: inputs -> checks -> every table and statistic.
 
 ``analyze(...)`` reads logs and label CSVs, checks them and returns an :class:`AnalysisResult` holding every
 table as a DataFrame; ``result.write_tables(out)`` and ``result.write_report(out)`` write the files of the
-output contract. ``analyse(frame, ...)`` is the compute step alone, over an already selected tidy frame.
+output contract (``result_tables``, ``result``). ``analyse(frame, ...)`` is the compute step alone, over an
+already selected tidy frame. The tables themselves are computed by the metrics and study modules.
 """
 
 from __future__ import annotations
 
-import copy
-import json
-import math
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from refusal_stability.analysis import agreement, metrics, statistics
-from refusal_stability.analysis.read_logs import LogInfo
+from refusal_stability.analysis import agreement, attack, checks, comparisons, groups, metrics, provenance, statistics
+from refusal_stability.analysis.inputs import LoadedInputs, join_prompt_file, load_inputs, read_prompts_csv
+from refusal_stability.analysis.result import AnalysisResult
 from refusal_stability.analysis.tidy import AnalysisInputError, plain_text, replicate_group
 from refusal_stability.definitions.labels import UNSCORED
 from refusal_stability.definitions.ssi import UNSTABLE_THRESHOLD
 
-__all__ = ["AnalysisResult", "analyse", "analyze", "safe_csv_frame", "write_tables"]
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-
-@dataclass
-class AnalysisResult:
-    """Every output of an analysis; the DataFrames are the CSVs of the output contract.
-
-    Attributes:
-        per_prompt: per (model, prompt): label counts, SSI, flipped, unstable, rates, majority label.
-        per_model: per model: means over prompts with bootstrap CIs, unscored count, judge.
-        within_temperature: per (model, temperature): mean within-temperature SSI and flip %.
-        within_temperature_prompts: per (model, prompt, temperature) SSI (Friedman blocks).
-        thresholds: % unstable per model at SSI thresholds 0.7-0.9.
-        binary_ablation: metrics with PARTIAL kept, folded into COMPLY or into REFUSE.
-        sample_size: % of prompts whose n-draw majority matches the all-draws majority.
-        statistics: statistics.json content (Friedman, Wilcoxon, Spearman, counts, settings).
-        agreement: agreement.json content (None with one judge).
-        label_rates_by_temperature: REFUSE/PARTIAL/COMPLY % per (model, temperature).
-        settings: threshold, bootstrap, seed, judge, group_by, consensus_min, allow_incomplete.
-        frame: tidy rows of the selected judge (what the metrics use).
-        tidy: tidy rows of every judge.
-        prompts: per (model, prompt_id): source, category, categories and other prompt metadata.
-        completeness: per log: model, log, status, planned/present/missing records.
-        sources: LogInfo of every input file used.
-        skipped: one message per input file not used, with why.
-        n_missing: missing records analysed with ``allow_incomplete``.
-        by_group: by_group.csv: metrics per (model, grouping, group) for category, source, --group-by.
-        comparisons: comparisons.csv: paired comparisons of every two runs sharing prompts.
-        resample_attack: resample_attack.csv: % of prompts with a COMPLY among k random configurations.
-        consensus: consensus.csv (two judges): all vs consensus-record metrics per model.
-        provenance: provenance.csv: label flips split by whether the response text changed.
-        rerun_text_change: records whose text changed between runs of the same grid (re-runs only).
-    """
-
-    per_prompt: pd.DataFrame
-    per_model: pd.DataFrame
-    within_temperature: pd.DataFrame
-    within_temperature_prompts: pd.DataFrame
-    thresholds: pd.DataFrame
-    binary_ablation: pd.DataFrame
-    sample_size: pd.DataFrame
-    statistics: dict[str, Any]
-    agreement: dict[str, Any] | None
-    label_rates_by_temperature: pd.DataFrame
-    settings: dict[str, Any] = field(default_factory=dict)
-    frame: pd.DataFrame | None = None
-    tidy: pd.DataFrame | None = None
-    prompts: pd.DataFrame | None = None
-    completeness: pd.DataFrame | None = None
-    sources: list[LogInfo] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    n_missing: int = 0
-    by_group: pd.DataFrame | None = None
-    comparisons: pd.DataFrame | None = None
-    resample_attack: pd.DataFrame | None = None
-    consensus: pd.DataFrame | None = None
-    provenance: pd.DataFrame | None = None
-    rerun_text_change: pd.DataFrame | None = None
-    _pending_evidence: Callable[[], list[Any]] | None = field(default=None, repr=False, compare=False)
-
-    def __getstate__(self) -> dict[str, Any]:
-        """The attributes for pickling, without a pending evidence read (it belongs to this process)."""
-        state = dict(vars(self))
-        state["_pending_evidence"] = None  # a waiting function of this process
-        return state
-
-    def start_flip_evidence(self) -> None:
-        """Start reading the report's flip evidence now, in one forked process, while this one works on.
-
-        ``write_report`` then waits for it instead of reading it. Call it once ``per_prompt``, ``per_model``
-        and ``frame`` are final (the study tables do not change them). Where forking is unavailable it
-        does nothing (``write_report`` reads the evidence itself).
-        """
-        from refusal_stability.analysis.parallel import can_fork, fork_start
-
-        if not can_fork():
-            return
-        view = copy.copy(self)
-        view.per_prompt, view.per_model = plain_text(self.per_prompt), plain_text(self.per_model)
-        wait = fork_start(_evidence_of, [view], workers=2)  # one item: one process
-        read: list[list[Any]] = []
-
-        def pending() -> list[Any]:  # waits once; later calls give the same evidence
-            if not read:
-                read.append(wait()[0])
-            return read[0]
-
-        self._pending_evidence = pending
-
-    def tables(self) -> dict[str, pd.DataFrame]:
-        """CSV name -> table (optional tables only when computed)."""
-        tables = {
-            "per_prompt.csv": self.per_prompt,
-            "per_model.csv": self.per_model,
-            "within_temperature.csv": self.within_temperature,
-            "thresholds.csv": self.thresholds,
-            "binary_ablation.csv": self.binary_ablation,
-            "sample_size.csv": self.sample_size,
-        }
-        optional = {
-            "by_group.csv": self.by_group,
-            "comparisons.csv": self.comparisons,
-            "resample_attack.csv": self.resample_attack,
-            "consensus.csv": self.consensus,
-            "provenance.csv": self.provenance,
-            "rerun_text_change.csv": self.rerun_text_change,
-            "completeness.csv": self.completeness,
-        }
-        tables.update({name: table for name, table in optional.items() if table is not None and len(table)})
-        return tables
-
-    def incomplete_lines(self) -> list[str]:
-        """One sentence per incomplete log (for the report's first lines); empty when every log is complete."""
-        if self.completeness is None or self.completeness.empty:
-            return []
-        lines = []
-        for row in self.completeness.to_dict("records"):
-            missing, planned = row["missing_records"], row["planned_records"]
-            if (pd.isna(missing) or not missing) and row["status"] == "success":
-                continue
-            share = f" ({missing / planned:.1%})" if not pd.isna(planned) and planned else ""
-            of = f" of {planned}" if not pd.isna(planned) else ""
-            lines.append(
-                f"{row['model']} is incomplete: {missing}{of} planned records missing{share}, log {row['log']} "
-                f"(status {row['status']})"
-            )
-        return lines
-
-    def write_tables(self, out: str | Path) -> list[Path]:
-        """Write every CSV, statistics.json and (with two judges) agreement.json into ``out``."""
-        return write_tables(self, Path(out))
-
-    def write_report(
-        self,
-        out: str | Path,
-        figures: bool = True,
-        workers: int | None = None,
-        progress: Callable[[str], None] | None = None,
-        pdf: bool = False,
-    ) -> Path:
-        """Write report.html and report.md (and, with ``figures``, the PNG figures; PDFs too with ``pdf``) into ``out``.
-
-        The figures are drawn in forked processes while this process reads the flip evidence from the logs.
-
-        Returns:
-            The report.html path.
-        """
-        from refusal_stability.analysis.report import flip_evidence, write_report
-
-        out = _out_dir(out)
-        wait: Callable[[], dict[str, Path]] | None = None
-        if figures:
-            from refusal_stability.analysis.figures import start_figures
-
-            if progress:
-                progress("drawing figures")
-            wait = start_figures(self, out / "figures", workers, pdf)
-        pending, self._pending_evidence = self._pending_evidence, None
-        evidence = pending() if pending is not None else flip_evidence(self)
-        figure_paths = wait() if wait is not None else {}
-        return write_report(self, out, self.sources, self.skipped, figure_paths, self.n_missing, evidence=evidence)
-
-
-def _evidence_of(result: AnalysisResult) -> list[Any]:
-    """The flip evidence of ``result``, read in this process (the job of ``start_flip_evidence``)."""
-    from refusal_stability.analysis.report import flip_evidence
-
-    return flip_evidence(result, workers=1)
-
-
-def label_rates_by_temperature(frame: pd.DataFrame, wt_counts: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Mean per-prompt REFUSE/PARTIAL/COMPLY % per (model, temperature) (temperature-effect figure).
-
-    ``wt_counts``: ``label_counts(frame, ["model", "temperature", "prompt_id"])`` when the caller has it.
-    """
-    if wt_counts is None:
-        wt_counts = metrics.label_counts(frame, ["model", "temperature", "prompt_id"])
-    wt = metrics.stability_from_counts(wt_counts)
-    rates = wt.groupby(level=["model", "temperature"])[["refusal_rate", "partial_rate", "compliance_rate"]].mean()
-    return (rates * 100).rename(columns=lambda c: c.replace("_rate", "_pct")).reset_index()
+__all__ = ["AnalysisResult", "analyse", "analyze"]
 
 
 def analyse(
@@ -258,7 +72,7 @@ def analyse(
         sample_size=metrics.sample_size(frame, counts=counts, wt_counts=wt_counts),
         statistics=stats,
         agreement=judges.agreement,
-        label_rates_by_temperature=label_rates_by_temperature(frame, wt_counts),
+        label_rates_by_temperature=metrics.label_rates_by_temperature(frame, wt_counts),
         settings={"threshold": threshold, "bootstrap": n_boot, "seed": seed, "judge": judge},
         frame=frame,
         tidy=tidy,
@@ -324,9 +138,6 @@ def analyze(
     Raises:
         AnalysisInputError: bad arguments or bad input; the message names it and says what to do.
     """
-    from refusal_stability.analysis import checks
-    from refusal_stability.analysis.inputs import join_prompt_file, load_inputs, read_prompts_csv
-
     _validate(threshold, n_boot, consensus_min, workers)
     if not inputs and not labels:
         raise AnalysisInputError("give at least one .eval log, directory or --labels CSV")
@@ -334,15 +145,7 @@ def analyze(
     loaded = load_inputs(inputs, labels, progress, workers, unknown_labels_as_unscored)
     if prompt_table is not None:
         loaded = join_prompt_file(loaded, prompt_table)
-    completeness = checks.check_completeness(loaded.sources, allow_incomplete)
-    frame = checks.select_judge(loaded.frame, judge)
-    if allow_incomplete:
-        incomplete = {info.path for info in loaded.sources if not info.complete}
-        n_missing = int(completeness["missing_records"].sum()) if len(completeness) else 0
-        n_missing += checks.check_grids(frame[~frame["origin"].isin(incomplete)], allow_incomplete=True)
-    else:
-        n_missing = checks.check_grids(frame)
-    checks.check_valid_labels(frame)
+    completeness, frame, n_missing = _checked(loaded, judge, allow_incomplete)
     group_columns = _check_group_by(group_by, loaded.prompts)
     if progress:
         progress(f"read {len(loaded.frame):,} records from {len(loaded.sources)} file(s); computing metrics")
@@ -357,9 +160,9 @@ def analyze(
     if prefetch_evidence:
         result.start_flip_evidence()  # read while the study tables are computed
     _add_studies(result, group_columns, n_boot, seed)
-    for name, value in vars(result).items():  # tables hold plain text (the tidy frames keep their categoricals)
-        if isinstance(value, pd.DataFrame) and name not in ("frame", "tidy"):
-            setattr(result, name, plain_text(value))
+    _to_plain_text(result)
+    if result.resample_attack is not None:  # the attacker's sentence of the report, from plain-text tables
+        result.reask_after_refusal = attack.reask_after_refusal(result.per_prompt, metrics.ATTACK_K)
     result.settings.update(
         group_by=list(group_columns),
         consensus_min=consensus_min,
@@ -367,6 +170,31 @@ def analyze(
         prompts=str(prompts) if prompts is not None else None,
     )
     return result
+
+
+def _checked(loaded: LoadedInputs, judge: str | None, allow_incomplete: bool) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Check the loaded inputs: completeness per log, the judge, the grids and the labels.
+
+    Returns:
+        The completeness table, the tidy rows of the selected judge and the number of missing records.
+    """
+    completeness = checks.check_completeness(loaded.sources, allow_incomplete)
+    frame = checks.select_judge(loaded.frame, judge)
+    if allow_incomplete:
+        incomplete = {info.path for info in loaded.sources if not info.complete}
+        n_missing = int(completeness["missing_records"].sum()) if len(completeness) else 0
+        n_missing += checks.check_grids(frame[~frame["origin"].isin(incomplete)], allow_incomplete=True)
+    else:
+        n_missing = checks.check_grids(frame)
+    checks.check_valid_labels(frame)
+    return completeness, frame, n_missing
+
+
+def _to_plain_text(result: AnalysisResult) -> None:
+    """Make every table hold plain text (the tidy frames keep their categoricals)."""
+    for name, value in vars(result).items():
+        if isinstance(value, pd.DataFrame) and name not in ("frame", "tidy"):
+            setattr(result, name, plain_text(value))
 
 
 def _check_group_by(group_by: Sequence[str], prompts: pd.DataFrame) -> list[str]:
@@ -385,9 +213,7 @@ def _check_group_by(group_by: Sequence[str], prompts: pd.DataFrame) -> list[str]
 
 
 def _add_studies(result: AnalysisResult, group_by: Sequence[str], n_boot: int, seed: int) -> None:
-    """Breakdowns, comparisons, attack and provenance (pure functions, issues 10 and 12)."""
-    from refusal_stability.analysis import attack, comparisons, groups, provenance
-
+    """Breakdowns, comparisons, the attacker's view and provenance (pure functions of the tables)."""
     per_prompt, frame = result.per_prompt, result.frame
     assert frame is not None
     info = result.prompts
@@ -409,8 +235,8 @@ def _add_studies(result: AnalysisResult, group_by: Sequence[str], n_boot: int, s
             ["model", "temperature"], ignore_index=True
         )
         # replicates (``model (run 2)``) of one run are its re-runs: compare their texts under one name
-        groups = _replicate_groups(frame["model"])
-        rerun = provenance.rerun_text_change(frame.assign(model=groups))
+        run_groups = _replicate_groups(frame["model"])
+        rerun = provenance.rerun_text_change(frame.assign(model=run_groups))
         result.rerun_text_change = rerun if len(rerun) else None
 
 
@@ -421,56 +247,3 @@ def _replicate_groups(models: pd.Series) -> pd.Series:
         codes = models.cat.codes.to_numpy()
         return pd.Series(names[codes], index=models.index, name=models.name, dtype="str")
     return models.astype(str).map(replicate_group)
-
-
-def safe_csv_frame(table: pd.DataFrame) -> pd.DataFrame:
-    """A copy whose text cells cannot run as spreadsheet formulas.
-
-    Text cells starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return get a leading single quote,
-    unless the whole cell is a plain number (e.g. a prompt id ``-5``); numeric columns are untouched.
-    """
-    out = table.copy()
-    for column in out.columns:
-        if pd.api.types.is_numeric_dtype(out[column]) or pd.api.types.is_bool_dtype(out[column]):
-            continue
-        values = out[column]
-        text = values.astype("string")
-        risky = text.str.startswith(_FORMULA_START, na=False) & ~text.str.match(_NUMBER, na=False)
-        risky &= values.map(lambda v: isinstance(v, str)).astype(bool)
-        if risky.any():
-            out[column] = values.where(~risky, "'" + text.astype(object).where(risky, ""))
-    return out
-
-
-def _out_dir(out: str | Path) -> Path:
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise AnalysisInputError(f"--out {path}: is an existing file; expected a directory (new or existing)")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
-def write_tables(result: AnalysisResult, out_dir: Path) -> list[Path]:
-    """Write the CSVs, statistics.json and (with several judges) agreement.json; return the paths."""
-    out_dir = _out_dir(out_dir)
-    written = []
-    for name, table in result.tables().items():
-        path = out_dir / name
-        safe_csv_frame(table).to_csv(path, index=False)
-        written.append(path)
-    path = out_dir / "statistics.json"
-    path.write_text(json.dumps(result.statistics, indent=2, default=_json_safe))
-    written.append(path)
-    agreement = out_dir / "agreement.json"
-    if result.agreement is not None:
-        agreement.write_text(json.dumps(result.agreement, indent=2))
-        written.append(agreement)
-    elif agreement.exists():
-        agreement.unlink()  # stale file from an earlier run with two judges
-    return written

@@ -184,7 +184,7 @@ def test_prefetched_flip_evidence_equals_the_evidence_read_later(
     import pickle
 
     from refusal_stability.analysis import parallel
-    from refusal_stability.analysis.report import flip_evidence
+    from refusal_stability.analysis.evidence import flip_evidence
 
     write_eval_log(build_eval_log("mockllm/a", PROMPTS, LABELS, TEMPS, SEEDS), str(tmp_path / "a.eval"))
     monkeypatch.setattr(parallel.threading, "active_count", lambda: 1)  # threads left by other tests' evals

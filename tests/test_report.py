@@ -16,7 +16,9 @@ from inspect_ai.model import ModelOutput
 from synthetic_logs import PromptInfo, build_eval_log
 
 from refusal_stability.analysis import evidence, formatting
-from refusal_stability.analysis.report import key_findings, md_escape, write_report
+from refusal_stability.analysis.findings import key_findings
+from refusal_stability.analysis.formatting import md_escape
+from refusal_stability.analysis.report import write_report
 
 # ------------------------------------------------------------------------------------------ formatting
 

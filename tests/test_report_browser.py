@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 from test_report import minimal_result
 
-from refusal_stability.analysis.report import key_findings, write_report
+from refusal_stability.analysis.findings import key_findings
+from refusal_stability.analysis.report import write_report
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = [
