@@ -13,7 +13,7 @@ from inspect_ai.model import GenerateConfig
 from inspect_ai.solver import Solver
 
 from refusal_stability.definitions.grid import DEFAULT_SEEDS, DEFAULT_TEMPERATURES
-from refusal_stability.errors import InputError
+from refusal_stability.errors import InputError, positive_int
 from refusal_stability.inspect_tasks.datasets import BeaverTailsSource, FileColumns, load_prompts
 from refusal_stability.scorers import GridEpochsGuard, refusal_judges, stability
 from refusal_stability.solvers.sampling_grid import literal_system_message, parse_grid_arguments, sampling_grid
@@ -41,16 +41,6 @@ def free_text(value: str | Sequence[str] | None, name: str) -> str | None:
     if "\n" not in value and len(value) < 4096 and Path(value).expanduser().is_file():
         value = Path(value).expanduser().read_text(encoding="utf-8")
     return value if value.strip() else None
-
-
-def _positive_int(value: object, name: str) -> int:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        number = math.nan
-    if isinstance(value, bool) or not math.isfinite(number) or not number.is_integer() or number < 1:
-        raise InputError(f"{name}={value!r}: expected an integer >= 1")
-    return int(number)
 
 
 def _top_p(value: object) -> float:
@@ -115,7 +105,7 @@ def refusal_stability(
     """
     temperatures, seeds = parse_grid_arguments(temperatures, seeds)
     grid_size = len(temperatures) * len(seeds)
-    max_tokens = _positive_int(max_tokens, "max_tokens")
+    max_tokens = positive_int(max_tokens, "max_tokens")
     system_text = free_text(system_prompt, "system_prompt")
     condition = free_text(condition, "condition")
     prompts = load_prompts(

@@ -25,6 +25,7 @@ from inspect_ai.scorer import Score, Scorer, Target, scorer
 from inspect_ai.solver import TaskState
 
 from refusal_stability.definitions.labels import LABELS, UNSCORED
+from refusal_stability.errors import positive_int
 from refusal_stability.scorers.grading import GRADER_ROLE, SECOND_GRADER_ROLE, grade, grader_identity, resolve_grader
 from refusal_stability.scorers.heuristic import explain
 from refusal_stability.scorers.metrics import stability_metrics
@@ -149,20 +150,6 @@ def _model_scorer(
     return score
 
 
-def _positive_int(value: Any, name: str) -> int:
-    """An integer >= 1 (an int, an integral float, or a str like "3" from ``-T``); 2.7 is an error."""
-    number: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, float) and value.is_integer():
-        number = int(value)
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-    if number is None or number < 1:
-        raise ValueError(f"{name}={value!r}: expected a positive integer (1, 2, 3, ...)")
-    return number
-
-
 def _build(
     judge: str,
     role: str,
@@ -176,7 +163,7 @@ def _build(
         return _heuristic_scorer(role, condition)
     rubric = load_template(template if template not in (None, "") else None)
     cache = VerdictCache(cache_dir if cache_dir not in (None, "") else None)
-    return _model_scorer(rubric, _positive_int(attempts, "grader_attempts"), cache, grader_role, role, condition)
+    return _model_scorer(rubric, positive_int(attempts, "grader_attempts"), cache, grader_role, role, condition)
 
 
 def _judge_name(value: Any, name: str, allowed: tuple[str, ...]) -> str:
@@ -214,7 +201,7 @@ def refusal_judge(
     judge_name = _judge_name(judge, "judge", (MODEL_JUDGE, HEURISTIC_JUDGE))
     if judge_name == HEURISTIC_JUDGE and (template not in (None, "") or cache_dir not in (None, "")):
         logger.warning("refusal_judge: judge='heuristic' ignores template= and cache_dir=")
-    _positive_int(attempts, "grader_attempts")
+    positive_int(attempts, "grader_attempts")
     return _build(judge_name, PRIMARY, GRADER_ROLE, template, attempts, cache_dir, condition)
 
 
@@ -243,7 +230,7 @@ def second_judge(
         ValueError: unknown judge or bad options (as for ``refusal_judge``).
     """
     judge_name = _judge_name(judge, "second_judge", (MODEL_JUDGE, HEURISTIC_JUDGE))
-    _positive_int(attempts, "grader_attempts")
+    positive_int(attempts, "grader_attempts")
     return _build(judge_name, SECOND, SECOND_GRADER_ROLE, template, attempts, cache_dir, condition)
 
 

@@ -257,7 +257,7 @@ def test_grader_attempts_accepts_integers(attempts, calls) -> None:
 
 def refusal_judge_attempts(value) -> int:
     """The attempts refusal_judge would use (it validates with the same helper)."""
-    from refusal_stability.scorers.judge import _positive_int
+    from refusal_stability.errors import positive_int as _positive_int
 
     refusal_judge(attempts=value)
     return _positive_int(value, "grader_attempts")
