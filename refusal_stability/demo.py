@@ -97,7 +97,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _server_args(args: argparse.Namespace) -> dict[str, Any]:
     """The vLLM server flags (``-M``) for the model under test and a vllm/ grader (see ``vllm_server_args``)."""
-    from refusal_stability.vllm_cpu import vllm_server_args
+    from refusal_stability.serving.vllm_cpu import vllm_server_args
 
     if args.base_url:
         return {}
@@ -105,8 +105,8 @@ def _server_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _resolve_model(args: argparse.Namespace) -> str:
-    from refusal_stability.bundled_model import provision_bundled_model
-    from refusal_stability.vllm_cpu import ensure_vllm_cli
+    from refusal_stability.serving.bundled_model import provision_bundled_model
+    from refusal_stability.serving.vllm_cpu import ensure_vllm_cli
 
     model = args.model
     if model == BUNDLED:
@@ -122,7 +122,7 @@ def _retry_hint(log_location: str, started_server: bool = True) -> str:
     ``inspect eval-retry`` restarts the server with the log's model args: the host is in the log, the API key
     is not, so a server the demo started needs a fresh key in ``VLLM_API_KEY`` (else Inspect's public default).
     """
-    from refusal_stability.vllm_cpu import vllm_cli_needs_shim
+    from refusal_stability.serving.vllm_cpu import vllm_cli_needs_shim
 
     env = ""
     if vllm_cli_needs_shim():
@@ -148,8 +148,8 @@ def run_demo(args: argparse.Namespace) -> int:
     from inspect_ai import eval as inspect_eval
     from inspect_ai.model import Model, get_model
 
-    from refusal_stability.bundled_model import BundledModelError
     from refusal_stability.inspect_tasks.refusal_stability import refusal_stability
+    from refusal_stability.serving.bundled_model import BundledModelError
 
     started = time.monotonic()
     try:

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from refusal_stability import bundled_model as bm
-from refusal_stability import demo, vllm_cpu
-from refusal_stability.cache_dir import default_cache_root
+from refusal_stability import demo
+from refusal_stability.serving import bundled_model as bm
+from refusal_stability.serving import vllm_cpu
+from refusal_stability.serving.cache_dir import default_cache_root
 
 
 def _fake_gguf(tmp_path: Path) -> Path:

@@ -20,7 +20,7 @@ def test_demo_defaults_run_the_solvers_full_grid() -> None:
 def test_retry_hint_is_shell_quoted(monkeypatch) -> None:
     import shlex
 
-    from refusal_stability import vllm_cpu
+    from refusal_stability.serving import vllm_cpu
 
     monkeypatch.setattr(vllm_cpu, "vllm_cli_needs_shim", lambda: True)
     monkeypatch.setenv("PATH", "/tmp/my bin:/usr/bin")

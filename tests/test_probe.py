@@ -12,6 +12,8 @@ import pytest
 
 from refusal_stability import probe
 from refusal_stability.probe import Completion, ProbePrompt
+from refusal_stability.probe import command as probe_command
+from refusal_stability.probe import server as probe_server
 
 PROMPTS = [
     ProbePrompt("a", "prompt A", "cat1", "bundled"),
@@ -219,8 +221,8 @@ def _args(tmp_path: Path, *extra: str) -> argparse.Namespace:
 
 @pytest.fixture
 def fake_client(monkeypatch: pytest.MonkeyPatch) -> type[FakeClient]:
-    monkeypatch.setattr(probe, "OpenAIChatClient", FakeClient)
-    monkeypatch.setattr(probe, "load_probe_prompts", lambda n: PROMPTS[:n])
+    monkeypatch.setattr(probe_server, "OpenAIChatClient", FakeClient)
+    monkeypatch.setattr(probe_command, "load_probe_prompts", lambda n: PROMPTS[:n])
     return FakeClient
 
 

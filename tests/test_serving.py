@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from vllm_server import http_status
 
-from refusal_stability import vllm_cpu
+from refusal_stability.serving import vllm_cpu
 
 FAKE_VLLM = r"""#!{python}
 import json, os, sys

