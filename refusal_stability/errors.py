@@ -46,8 +46,9 @@ def _as_integer(value: object) -> int | None:
                 return None
     if isinstance(value, Integral):
         return int(value)
-    if isinstance(value, Real) and math.isfinite(value) and float(value).is_integer():
-        return int(value)
+    if isinstance(value, Real):
+        number = float(value)
+        return int(number) if math.isfinite(number) and number.is_integer() else None
     return None
 
 
