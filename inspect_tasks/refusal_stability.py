@@ -12,6 +12,7 @@ from inspect_ai import Epochs, Task, task
 from inspect_ai.model import GenerateConfig
 from inspect_ai.solver import Solver
 
+from refusal_stability import __version__
 from refusal_stability.definitions.grid import DEFAULT_SEEDS, DEFAULT_TEMPERATURES
 from refusal_stability.errors import InputError, positive_int
 from refusal_stability.inspect_tasks.datasets import BeaverTailsSource, FileColumns, load_prompts
@@ -131,4 +132,5 @@ def refusal_stability(
         early_stopping=GridEpochsGuard(grid_size),  # rejects an --epochs override before any sample runs
         config=GenerateConfig(max_tokens=max_tokens, top_p=_top_p(top_p), max_connections=DEFAULT_MAX_CONNECTIONS),
         metadata={"condition": condition, "system_prompt": system_text, "grid_size": grid_size},
+        version=__version__,  # the package version: a log names the task code it was made with
     )
