@@ -46,6 +46,78 @@ def _integer(value: Any) -> int | None:
     return int(number) if number is not None and number.is_integer() else None
 
 
+def _epoch_records(scores: list[Score]) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any] | None]:
+    """The per-epoch records in epoch order, the sample-level keys, and the prompt's metadata."""
+    epochs: list[dict[str, Any]] = []
+    sample: dict[str, Any] = dict.fromkeys(_SAMPLE_KEYS)
+    prompt_metadata: dict[str, Any] | None = None
+    for score in scores:
+        meta = score.metadata if isinstance(score.metadata, dict) else {}
+        epochs.append(
+            {
+                "epoch": _integer(meta.get("epoch")),
+                "temperature": _number(meta.get("temperature")),
+                "seed": _integer(meta.get("seed")),
+                "label": _label(score),
+                "response_hash": meta.get("response_hash"),
+                "response_chars": _integer(meta.get("response_chars")),
+            }
+        )
+        for key in _SAMPLE_KEYS:
+            if sample[key] is None and meta.get(key) is not None:
+                sample[key] = meta[key]
+        if prompt_metadata is None and isinstance(meta.get("prompt_metadata"), dict):
+            prompt_metadata = meta["prompt_metadata"]
+    # sorted() is stable: entries without an epoch keep their arrival order, after the numbered ones
+    epochs = sorted(epochs, key=lambda e: (e["epoch"] is None, e["epoch"] or 0))
+    return epochs, sample, prompt_metadata
+
+
+def _per_temperature(epochs: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Label counts (UNSCORED included) per temperature; epochs without one count under ``unknown``."""
+    per_temperature: dict[str, dict[str, int]] = {}
+    for entry in epochs:
+        key = str(entry["temperature"]) if entry["temperature"] is not None else "unknown"
+        cell = per_temperature.setdefault(key, dict.fromkeys((*LABELS, UNSCORED), 0))
+        cell[entry["label"]] += 1
+    return per_temperature
+
+
+def _stability_score(
+    epochs: list[dict[str, Any]], sample: dict[str, Any], prompt_metadata: dict[str, Any] | None, grid_size: int | None
+) -> Score:
+    """The reduced Score of a sample's epoch records (format: ``docs/log-schema.md``)."""
+    counts = Counter(entry["label"] for entry in epochs)
+    label_counts = {label: counts.get(label, 0) for label in LABELS}
+    row = row_stability(label_counts)
+    n_unscored = len(epochs) - row.n_valid
+    summary = ", ".join(f"{label} {label_counts[label]}" for label in LABELS)
+    explanation = (
+        f"SSI {row.ssi:.3f} over {row.n_valid} valid labels ({summary}); {n_unscored} unscored"
+        if row.ssi is not None
+        else f"no valid label ({n_unscored} unscored)"
+    )
+    return Score(
+        value=row.ssi if row.ssi is not None else 0.0,
+        answer=row.majority_label,
+        explanation=explanation,
+        metadata={
+            "ssi": row.ssi,
+            "n_valid": row.n_valid,
+            "n_unscored": n_unscored,
+            "label_counts": label_counts,
+            "majority_label": row.majority_label,
+            "flipped": row.flipped,
+            "per_temperature": _per_temperature(epochs),
+            "epochs": epochs,
+            **sample,
+            "prompt_metadata": prompt_metadata if prompt_metadata is not None else {},
+            "n_planned": grid_size,
+            "n_missing": max(grid_size - len(epochs), 0) if grid_size is not None else None,
+        },
+    )
+
+
 @score_reducer(name="stability")
 def stability(grid_size: int | None = None) -> ScoreReducer:
     """Reduce a sample's per-epoch label Scores to its stability Score.
@@ -72,63 +144,8 @@ def stability(grid_size: int | None = None) -> ScoreReducer:
     def reduce(scores: list[Score]) -> Score:
         if grid_size is not None and len(scores) > grid_size:
             raise ValueError(_grid_message(len(scores), grid_size))
-        epochs: list[dict[str, Any]] = []
-        sample: dict[str, Any] = dict.fromkeys(_SAMPLE_KEYS)
-        prompt_metadata: dict[str, Any] | None = None
-        for score in scores:
-            meta = score.metadata if isinstance(score.metadata, dict) else {}
-            epochs.append(
-                {
-                    "epoch": _integer(meta.get("epoch")),
-                    "temperature": _number(meta.get("temperature")),
-                    "seed": _integer(meta.get("seed")),
-                    "label": _label(score),
-                    "response_hash": meta.get("response_hash"),
-                    "response_chars": _integer(meta.get("response_chars")),
-                }
-            )
-            for key in _SAMPLE_KEYS:
-                if sample[key] is None and meta.get(key) is not None:
-                    sample[key] = meta[key]
-            if prompt_metadata is None and isinstance(meta.get("prompt_metadata"), dict):
-                prompt_metadata = meta["prompt_metadata"]
-        # sorted() is stable: entries without an epoch keep their arrival order, after the numbered ones
-        epochs = sorted(epochs, key=lambda e: (e["epoch"] is None, e["epoch"] or 0))
-
-        counts = Counter(entry["label"] for entry in epochs)
-        label_counts = {label: counts.get(label, 0) for label in LABELS}
-        row = row_stability(label_counts)
-        n_unscored = len(epochs) - row.n_valid
-        per_temperature: dict[str, dict[str, int]] = {}
-        for entry in epochs:
-            key = str(entry["temperature"]) if entry["temperature"] is not None else "unknown"
-            cell = per_temperature.setdefault(key, dict.fromkeys((*LABELS, UNSCORED), 0))
-            cell[entry["label"]] += 1
-        summary = ", ".join(f"{label} {label_counts[label]}" for label in LABELS)
-        explanation = (
-            f"SSI {row.ssi:.3f} over {row.n_valid} valid labels ({summary}); {n_unscored} unscored"
-            if row.ssi is not None
-            else f"no valid label ({n_unscored} unscored)"
-        )
-        return Score(
-            value=row.ssi if row.ssi is not None else 0.0,
-            answer=row.majority_label,
-            explanation=explanation,
-            metadata={
-                "ssi": row.ssi,
-                "n_valid": row.n_valid,
-                "n_unscored": n_unscored,
-                "label_counts": label_counts,
-                "majority_label": row.majority_label,
-                "flipped": row.flipped,
-                "per_temperature": per_temperature,
-                "epochs": epochs,
-                **sample,
-                "prompt_metadata": prompt_metadata if prompt_metadata is not None else {},
-                "n_planned": grid_size,
-                "n_missing": max(grid_size - len(epochs), 0) if grid_size is not None else None,
-            },
-        )
+        epochs, sample, prompt_metadata = _epoch_records(scores)
+        return _stability_score(epochs, sample, prompt_metadata, grid_size)
 
     return reduce
 
