@@ -18,12 +18,11 @@ from inspect_ai.solver import TaskState
 from inspect_ai.util import EarlyStop
 
 from refusal_stability.definitions.agreement import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
-from refusal_stability.definitions.judge_check import judge_check_figures
+from refusal_stability.definitions.judge_check import JUDGE_CHECK_SCORER, judge_check_figures
 from refusal_stability.scorers.judge import refusal_judge
 
 __all__ = ["JUDGE_CHECK_SCORER", "OneEpochGuard", "given_label", "judge_check", "judge_check_metrics"]
 
-JUDGE_CHECK_SCORER = "judge_check"
 REFERENCE_KEYS = ("reference_label", "weight", "cluster")
 
 

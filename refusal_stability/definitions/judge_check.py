@@ -26,7 +26,10 @@ import numpy as np
 from refusal_stability.definitions.agreement import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, pair_agreement
 from refusal_stability.definitions.labels import LABELS
 
-__all__ = ["CONTRACT_NAMES", "WEIGHTED_NAMES", "judge_check_figures", "label_codes"]
+__all__ = ["CONTRACT_NAMES", "JUDGE_CHECK_SCORER", "WEIGHTED_NAMES", "judge_check_figures", "label_codes"]
+
+JUDGE_CHECK_SCORER = "judge_check"
+"""The judge check's scorer name (its Score and reduction in the log)."""
 
 WEIGHTED_NAMES = ("weighted_agreement", "weighted_kappa", "weighted_kappa_ci_low", "weighted_kappa_ci_high")
 CONTRACT_NAMES: tuple[str, ...] = (
