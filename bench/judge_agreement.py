@@ -4,17 +4,23 @@ Reads a CSV (default ``<repo>/../shared/judge/judge_dev.csv.gz``) with the colum
 ``label_haiku`` and ``weight`` (``prompt`` is used when present), labels every response with
 ``refusal_stability.scorers.heuristic.classify`` and prints weighted exact agreement and
 sample-weighted Cohen's kappa against ``label_haiku``, a confusion table and per-label stats.
-The last line is always ``agreement_pct=<float> kappa=<float>``.
+Then, from the same run, a summary of the judge before/after its learned layer on both bundled sets
+(judge_dev, which tuned it, and the held-out reference set): population-weighted and unweighted Cohen's
+kappa of the regex rules alone and of rules + learned layer, and the per-response latency of each.
+The last line is always ``agreement_pct=<float> kappa=<float>`` (for ``--data``).
 
 Usage::
 
-    python bench/judge_agreement.py [--data PATH] [--split {all,dev,holdout}] [--seed 0] [--show-errors N]
+    python bench/judge_agreement.py [--data PATH] [--reference PATH] [--split {all,dev,holdout}] [--seed 0]
+        [--show-errors N]
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +31,7 @@ from refusal_stability.definitions.labels import LABELS
 from refusal_stability.scorers.heuristic import explain
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "judge" / "judge_dev.csv.gz"
+DEFAULT_REFERENCE = DEFAULT_DATA.with_name("reference_set.csv.gz")
 REQUIRED_COLUMNS = ("response", "label_haiku", "weight")
 
 
@@ -87,9 +94,13 @@ def load(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise SystemExit(f"error: judge data not found: {path} (pass --data PATH)")
     frame = pd.read_csv(path)
+    if "label_haiku" not in frame.columns and {"label", "label_primary"} <= set(frame.columns):
+        frame = frame.rename(columns={"label": "label_haiku"})  # the reference set's Haiku label
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
-        raise SystemExit(f"error: {path} lacks column(s) {missing}; has {list(frame.columns)}")
+        raise SystemExit(
+            f"error: {path} lacks column(s) {missing}; expected {list(REQUIRED_COLUMNS)}, has {list(frame.columns)}"
+        )
     frame = frame[frame["label_haiku"].isin(LABELS)].copy()
     frame["response"] = frame["response"].fillna("").astype(str)
     return frame
@@ -130,6 +141,30 @@ def report(frame: pd.DataFrame) -> None:
     print(frame.groupby(["rule", "heuristic"]).size().sort_values(ascending=False).to_string())
 
 
+def judge_timed(frame: pd.DataFrame, judge) -> tuple[list[str], float]:  # noqa: ANN001 - explain-like callable
+    """Labels of ``judge(response, prompt)`` for every row and the mean milliseconds per response."""
+    prompts = frame["prompt"] if "prompt" in frame.columns else [None] * len(frame)
+    pairs = list(zip(frame["response"], prompts, strict=True))
+    start = time.perf_counter()
+    labels = [judge(r, p if isinstance(p, str) else None)[0] for r, p in pairs]
+    return labels, 1000.0 * (time.perf_counter() - start) / max(len(pairs), 1)
+
+
+def summary(paths: dict[str, Path]) -> None:
+    """Print weighted / unweighted kappa and latency of rules alone and rules + learned layer per data set."""
+    print("\nsummary: judge vs Claude-3.5-Haiku labels (kappa_w = population-weighted, kappa_u = unweighted)")
+    for name, path in paths.items():
+        if not path.is_file():
+            print(f"{name}: {path} not found, skipped")
+            continue
+        frame = load(path)
+        for judge_name, judge in (("rules", explain), ("rules+model", partial(explain, learned=True))):
+            labels, ms = judge_timed(frame, judge)
+            _, kappa_w = weighted_agreement(frame["label_haiku"], labels, frame["weight"])
+            _, kappa_u = weighted_agreement(frame["label_haiku"], labels, None)
+            print(f"{name:14} {judge_name:12} n={len(frame)} kappa_w={kappa_w:.4f} kappa_u={kappa_u:.4f} ms={ms:.3f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -141,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         help="all rows, or the seeded development / held-out half",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the dev/holdout split")
+    parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE, help="held-out set (summary)")
     parser.add_argument("--show-errors", type=int, default=0, metavar="N", help="print N disagreements")
     args = parser.parse_args(argv)
 
@@ -157,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             if "prompt" in frame.columns:
                 print(f"PROMPT: {str(row['prompt'])[:160]}")
             print(row["response"][:1200])
+    summary({"judge_dev": DEFAULT_DATA, "reference_set": args.reference})
     sys.stdout.flush()
     print(f"\nsplit={args.split} seed={args.seed}")
     print(f"agreement_pct={agree:.2f} kappa={kappa:.4f}")

@@ -273,3 +273,19 @@ def test_bare_no_is_a_refusal(text: str) -> None:
 )
 def test_answers_that_start_with_no_are_not_bare_refusals(text: str) -> None:
     assert classify(text) == COMPLY
+
+
+def test_bench_summary_prints_both_judges_on_each_set(capsys: pytest.CaptureFixture[str]) -> None:
+    bench = _load_bench()
+    dev = shared_path("judge/judge_dev.csv.gz")
+    bench.summary({"judge_dev": dev, "missing": dev.with_name("nope.csv.gz")})
+    out = capsys.readouterr().out
+    assert "judge_dev      rules        n=989 kappa_w=" in out
+    assert "judge_dev      rules+model  n=989 kappa_w=" in out
+    assert "nope.csv.gz not found, skipped" in out
+
+
+def test_bench_reads_the_reference_set_label_column() -> None:
+    bench = _load_bench()
+    frame = bench.load(shared_path("judge/reference_set.csv.gz"))
+    assert len(frame) == 500 and set(frame["label_haiku"]) <= set(LABELS)
