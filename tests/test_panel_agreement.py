@@ -99,3 +99,26 @@ def test_consensus_counts_a_flip_only_where_the_panel_majority_flips() -> None:
     assert sensitive.loc[0, "n_consensus"] == 5 and bool(sensitive.loc[0, "judge_sensitive"])
     table, sensitive = panel_consensus(frame, "panel", ["a", "b", "c"], min_records=6)
     assert table.loc[0, "n_prompts_consensus"] == 0 and not bool(sensitive.loc[0, "judge_sensitive"])
+
+
+def test_judge_splits_show_each_disagreeing_label_pair_with_texts() -> None:
+    from refusal_stability.analysis.judge_disagreements import judge_splits
+
+    judges = {"a": np.array([0, 0, 1, 2, 2, 0]), "b": np.array([0, 1, 1, 1, 0, 0]), "c": np.array([0, 1, 1, 2, 0, 0])}
+    frame = _frame(judges, n_prompts=1, n_epochs=6)
+    asked: list[tuple[str, list[tuple[str, int]]]] = []
+
+    def reader(job):
+        asked.append(job)
+        return {key: (f"prompt {key[0]}", f"response {key[1]}") for key in job[1]}
+
+    groups = judge_splits(frame, ["a", "b", "c"], n=2, reader=reader)
+    assert [(g.labels, g.n_records) for g in groups] == [
+        (("REFUSE", "PARTIAL"), 1),
+        (("REFUSE", "COMPLY"), 1),
+        (("PARTIAL", "COMPLY"), 1),
+    ]
+    first = groups[0].examples[0]
+    assert first.epoch == 2 and first.labels == {"a": "REFUSE", "b": "PARTIAL", "c": "PARTIAL"}
+    assert first.prompt == "prompt p00" and first.response == "response 2"
+    assert len(asked) == 1 and asked[0][0] == "log.eval"
