@@ -13,8 +13,9 @@ from typing import TypeVar
 import pandas as pd
 
 from refusal_stability.analysis.read_logs import LogInfo
+from refusal_stability.analysis.run_identity import separate_runs
 from refusal_stability.analysis.tidy import PRIMARY_ROLE, AnalysisInputError, replicate_name
-from refusal_stability.scorers.labels import UNSCORED
+from refusal_stability.definitions.labels import UNSCORED
 
 __all__ = [
     "COMPLETENESS_COLUMNS",
@@ -127,7 +128,10 @@ def check_completeness(sources: Sequence[LogInfo], allow_incomplete: bool = Fals
 
 
 def name_replicates(frame: pd.DataFrame, sources: Sequence[LogInfo]) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Name independent re-runs of the same run apart: ``model (run 1)``, ``model (run 2)``, ...
+    """Name runs apart: different identities by what differs, re-runs of one identity ``model (run 1)``, ...
+
+    Logs of one run name whose identities differ (``run_identity``: model path, grid as sent, system prompt,
+    task settings ...) are different runs first (``separate_runs``); only logs of one identity can be replicates.
 
     Two logs of one run name (model and condition) whose records overlap (same judge, prompt, temperature and
     seed) are replicates, not retries (``choose_retries`` already kept one log per task id). Each log joins the
@@ -143,12 +147,13 @@ def name_replicates(frame: pd.DataFrame, sources: Sequence[LogInfo]) -> tuple[pd
         The frame, with replicate suffixes on the ``model`` of runs that have more than one replicate, and
         the new run name of each renamed log (by path).
     """
+    frame, distinct = separate_runs(frame, sources)  # different identities: different runs, never replicates
     key = ["model", "judge", "prompt_id", "temperature", "seed"]
     logs = {info.path for info in sources if info.is_log}
     rows = frame[frame["origin"].isin(logs)]
     repeated = rows[rows.duplicated(key, keep=False)]
     if repeated.empty:
-        return frame, {}
+        return frame, distinct
     created = {info.path: info.created or "" for info in sources}
     renamed: dict[str, str] = {}  # origin -> replicate name (a log holds one run)
     for run, part in rows[rows["model"].isin(repeated["model"].unique())].groupby("model", observed=True):
@@ -167,7 +172,7 @@ def name_replicates(frame: pd.DataFrame, sources: Sequence[LogInfo]) -> tuple[pd
         if len(replicates) > 1:
             renamed.update(names)
     if not renamed:
-        return frame, {}
+        return frame, distinct
     run_names = frame["origin"].astype(str).map(renamed).fillna(frame["model"].astype(str))
     frame = frame.copy()
     frame["model"] = pd.Categorical(run_names, categories=sorted(run_names.unique()))
@@ -177,7 +182,7 @@ def name_replicates(frame: pd.DataFrame, sources: Sequence[LogInfo]) -> tuple[pd
         "(compared in comparisons.csv; text changes between them in rerun_text_change.csv)",
         stacklevel=2,
     )
-    return frame, renamed
+    return frame, {**distinct, **renamed}
 
 
 def check_duplicates(frame: pd.DataFrame) -> None:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from refusal_stability.analysis.run_identity import RunIdentity
 
 __all__ = ["LogInfo", "retry_command"]
 
@@ -32,6 +36,8 @@ class LogInfo:
         present_records: (prompt, epoch) records with a label (any scorer).
         missing_detail: which prompts / configurations are missing (text; empty when complete).
         notes: warnings about this file (raised by the caller: reads may run in worker processes).
+        identity: what makes the log's run what it is (logs only; ``run_identity``): logs pool or become
+            replicates only when it matches.
     """
 
     path: str
@@ -48,6 +54,7 @@ class LogInfo:
     present_records: int | None = None
     missing_detail: str = ""
     notes: list[str] = field(default_factory=list)
+    identity: RunIdentity | None = None
 
     @property
     def is_log(self) -> bool:

@@ -31,6 +31,7 @@ from refusal_stability.analysis.log_rows import (
     rows_from_summaries,
     scorer_judges,
 )
+from refusal_stability.analysis.run_identity import run_identity
 from refusal_stability.analysis.tidy import (
     TIDY_COLUMNS,
     AnalysisInputError,
@@ -270,6 +271,7 @@ def _from_header(path: Location, header: Any) -> tuple[pd.DataFrame, pd.DataFram
         planned_records=grid.n_records,
         present_records=n_present,
         notes=notes,
+        identity=run_identity(header, frame),
     )
     if info.missing_records or header.status != "success":
         present = set(zip(frame["prompt_id"].tolist(), frame["epoch"].tolist(), strict=True))
