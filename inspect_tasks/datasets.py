@@ -1,7 +1,8 @@
-"""Harmful-prompt datasets: BeaverTails from the HF hub, a local CSV/JSONL file, or the bundled offline set.
+"""Prompt datasets: BeaverTails from the HF hub, a local CSV/JSONL file, or the bundled offline set.
 
 Every loader returns Samples whose id is stable across runs and models (the file's id, else a hash of the
-prompt text) and whose metadata carries ``source``, ``category`` and ``categories``.
+prompt text) and whose metadata carries ``source``, ``category``, ``categories`` and ``expected`` (``refuse``
+for the harmful sets; a file may say per row, XSTest and the benign controls live in ``benign``).
 """
 
 import csv
@@ -13,11 +14,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inspect_ai.dataset import Dataset, MemoryDataset, Sample, hf_dataset
 
+from refusal_stability.definitions.expected import DEFAULT_EXPECTED, parse_expected
 from refusal_stability.errors import InputError
+
+if TYPE_CHECKING:
+    from refusal_stability.inspect_tasks.benign import XSTestSource
 
 BEAVERTAILS_PATH = "PKU-Alignment/BeaverTails"
 BEAVERTAILS_SPLIT = "330k_train"
@@ -54,12 +59,17 @@ class FileColumns:
         id: column with a stable prompt id; None: ``prompt_id`` or ``id`` when present, else a text hash.
         category: optional harm-category column (ignored when absent).
         source: optional source column (ignored when absent).
+        expected: column saying what each prompt expects (``refuse``/``comply``, ``unsafe``/``safe`` or
+            ``harmful``/``benign``); None: ``expected`` when present. A named column must exist.
+        default_expected: what a prompt expects when the file has no expected column.
     """
 
     prompt: str = "prompt"
     id: str | None = None
     category: str | None = "category"
     source: str | None = "source"
+    expected: str | None = None
+    default_expected: str = DEFAULT_EXPECTED
 
 
 @dataclass(frozen=True)
@@ -102,8 +112,18 @@ def parse_n_prompts(n_prompts: int | str | None) -> int | None:
     return int(number)
 
 
-def _prompt_sample(prompt: object, sample_id: object, source: object, categories: Iterable[str], where: str) -> Sample:
-    """One Sample with our metadata; ``where`` names the input row in error messages."""
+def prompt_sample(
+    prompt: object,
+    sample_id: object,
+    source: object,
+    categories: Iterable[str],
+    where: str,
+    expected: str = DEFAULT_EXPECTED,
+) -> Sample:
+    """One Sample with our metadata; ``where`` names the input row in error messages.
+
+    ``expected`` is ``refuse`` (a harmful prompt) or ``comply`` (a benign one).
+    """
     if prompt is not None and not isinstance(prompt, str | int | float):
         raise InputError(f"{where}: the prompt is a {type(prompt).__name__}, expected text")
     text = "" if prompt is None else str(prompt).strip()
@@ -129,11 +149,13 @@ def _prompt_sample(prompt: object, sample_id: object, source: object, categories
             "source": None if source in (None, "") else str(source),
             "category": categories[0] if categories else None,
             "categories": categories,
+            "expected": expected,
         },
     )
 
 
-def _check_unique_ids(samples: list[Sample], where: str) -> None:
+def check_unique_ids(samples: list[Sample], where: str) -> None:
+    """Raise an InputError naming the first id that occurs twice (``where`` names the input)."""
     seen: set[str] = set()
     for sample in samples:
         if str(sample.id) in seen:
@@ -197,10 +219,11 @@ def load_prompt_file(path: str | Path, columns: FileColumns = FileColumns()) -> 
 
     Args:
         path: a ``.csv``, ``.jsonl`` or ``.json`` file (UTF-8).
-        columns: which columns hold the prompt, id, category and source.
+        columns: which columns hold the prompt, id, category, source and expected.
 
     Raises:
-        InputError: missing file, wrong type, malformed line, missing prompt column, bad or duplicate ids.
+        InputError: missing file, wrong type, malformed line, missing prompt column, bad or duplicate ids,
+            a missing expected column that was named, or an expected value that is not one of its spellings.
     """
     file = Path(path)
     if not file.is_file():
@@ -208,24 +231,51 @@ def load_prompt_file(path: str | Path, columns: FileColumns = FileColumns()) -> 
     if file.suffix.lower() not in FILE_SUFFIXES:
         raise InputError(f"dataset file {str(path)!r}: unsupported type {file.suffix!r}; expected .csv or .jsonl")
     samples: list[Sample] = []
-    id_column = columns.id
+    id_column, expected_column = columns.id, columns.expected
     for index, (line, record) in enumerate(_records(file)):
         if index == 0:
             id_column = _check_columns(path, set(record), columns.prompt, columns.id)
+            expected_column = _expected_column(path, set(record), columns.expected)
         category = record.get(columns.category) if columns.category else None
+        where = f"{path} line {line}"
         samples.append(
-            _prompt_sample(
+            prompt_sample(
                 prompt=record.get(columns.prompt),
                 sample_id=record.get(id_column) if id_column else None,
                 source=record.get(columns.source) if columns.source else None,
                 categories=[str(category)] if category else [],
-                where=f"{path} line {line}",
+                where=where,
+                expected=_row_expected(record, expected_column, columns.default_expected, where),
             )
         )
     if not samples:
         raise InputError(f"dataset file {str(path)!r} holds no rows; expected a header and one prompt per row")
-    _check_unique_ids(samples, str(path))
+    check_unique_ids(samples, str(path))
     return samples
+
+
+def _expected_column(path: str | Path, columns: set[str], expected_column: str | None) -> str | None:
+    """The expected column to read: a named one must exist; unnamed, ``expected`` when present."""
+    if expected_column is None:
+        return "expected" if "expected" in columns else None
+    if expected_column not in columns:
+        raise InputError(
+            f"dataset file {str(path)!r} has no expected column {expected_column!r} (columns: {sorted(columns)})"
+        )
+    return expected_column
+
+
+def _row_expected(record: dict[str, Any], column: str | None, default: str, where: str) -> str:
+    """The row's expected value (``refuse``/``comply``), the default without a column; else an error naming the row."""
+    if column is None:
+        return default
+    value = parse_expected(record.get(column))
+    if value is None:
+        raise InputError(
+            f"{where}: expected value {record.get(column)!r} in column {column!r} is not one of refuse/comply, "
+            "unsafe/safe, harmful/benign"
+        )
+    return value
 
 
 def _check_columns(path: str | Path, columns: set[str], prompt_column: str, id_column: str | None) -> str | None:
@@ -287,7 +337,7 @@ def load_beavertails(source: BeaverTailsSource = BeaverTailsSource()) -> list[Sa
         flagged = {name for name, on in (row.metadata or {}).get("flags", {}).items() if on}
         first_seen.setdefault(str(row.input).strip(), set()).update(flagged)
     return [
-        _prompt_sample(
+        prompt_sample(
             prompt=text,
             sample_id=None,
             source="beavertails",
@@ -305,24 +355,37 @@ def load_prompts(
     n_prompts: int | str | None = 876,
     columns: FileColumns = FileColumns(),
     beavertails: BeaverTailsSource = BeaverTailsSource(),
+    xstest: "XSTestSource | None" = None,
+    controls: str | None = None,
 ) -> Dataset:
-    """Resolve the task's ``dataset`` option (``beavertails``, ``bundled`` or a file path) to a Dataset.
+    """Resolve the task's ``dataset`` option (``beavertails``, ``xstest``, ``bundled`` or a file) to a Dataset.
 
     Args:
-        dataset: ``beavertails``, ``bundled``, or a path to a .csv/.jsonl/.json file.
-        n_prompts: the first n prompts in dataset order; None for all.
+        dataset: ``beavertails``, ``xstest``, ``bundled``, or a path to a .csv/.jsonl/.json file.
+        n_prompts: the first n prompts in dataset order; None for all (the controls are added whole).
         columns: file datasets: which columns hold what.
         beavertails: where BeaverTails comes from.
+        xstest: where XSTest comes from (default: the pinned hub revision).
+        controls: benign controls added after the prompts: ``bundled`` or a file; None for none.
     """
+    # imported here: the benign loaders build on this module's file loading
+    from refusal_stability.inspect_tasks.benign import XSTestSource, add_controls, load_controls, load_xstest
+
     limit = parse_n_prompts(n_prompts)
+    expected = "expected 'beavertails', 'xstest', 'bundled', or a path to a .csv/.jsonl file"
     if not isinstance(dataset, str):
-        raise InputError(f"dataset={dataset!r}: expected 'beavertails', 'bundled', or a path to a .csv/.jsonl file")
+        raise InputError(f"dataset={dataset!r}: {expected}")
     if dataset == "beavertails":
         samples = load_beavertails(beavertails)
+    elif dataset == "xstest":
+        samples = load_xstest(xstest or XSTestSource())
     elif dataset == "bundled":
         samples = load_bundled()
     elif Path(dataset).suffix.lower() in FILE_SUFFIXES or Path(dataset).exists():
         samples = load_prompt_file(dataset, columns)
     else:
-        raise InputError(f"dataset={dataset!r}: expected 'beavertails', 'bundled', or a path to a .csv/.jsonl file")
-    return MemoryDataset(samples[:limit] if limit else samples, name=Path(dataset).stem)
+        raise InputError(f"dataset={dataset!r}: {expected}")
+    samples = samples[:limit] if limit else samples
+    if controls not in (None, ""):
+        samples = add_controls(samples, load_controls(str(controls)), str(controls))
+    return MemoryDataset(samples, name=Path(dataset).stem)

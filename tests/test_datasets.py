@@ -81,7 +81,7 @@ def test_csv_with_custom_columns(tmp_path):
     file.write_text("key,question,origin,harm\nk1,Q one,mine,theft\nk2,Q two,mine,\n")
     samples = load_prompt_file(file, FileColumns(prompt="question", id="key", source="origin", category="harm"))
     assert [(s.id, s.input) for s in samples] == [("k1", "Q one"), ("k2", "Q two")]
-    assert samples[0].metadata == {"source": "mine", "category": "theft", "categories": ["theft"]}
+    assert samples[0].metadata == {"source": "mine", "category": "theft", "categories": ["theft"], "expected": "refuse"}
     assert samples[1].metadata["category"] is None
 
 
@@ -110,7 +110,7 @@ def test_missing_file(tmp_path):
 
 
 def test_unknown_dataset_name():
-    with pytest.raises(ValueError, match="dataset='beavertail': expected 'beavertails', 'bundled'"):
+    with pytest.raises(ValueError, match="dataset='beavertail': expected 'beavertails', 'xstest', 'bundled'"):
         load_prompts("beavertail")
 
 
