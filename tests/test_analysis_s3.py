@@ -63,6 +63,11 @@ def test_s3_files_and_local_files_mix(s3_bucket: str, tmp_path: Path) -> None:  
     assert [info.path.split("/")[-1] for info in remote.sources] == ["study-00.eval", "study-01.eval", JSON_NAME]
 
 
+def test_a_label_csv_in_s3_is_refused_with_what_to_do() -> None:
+    with pytest.raises(AnalysisInputError, match=r"s3://bucket/labels.csv: label CSVs are read from local files only"):
+        analyze(labels=["s3://bucket/labels.csv"])
+
+
 def run_task(log_dir: str, fail_calls: tuple[int, ...] = ()) -> EvalLog:
     """A real run of the task (mockllm, heuristic judge) writing its log to ``log_dir``."""
     calls = {"n": 0}
