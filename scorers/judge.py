@@ -29,6 +29,7 @@ from refusal_stability.errors import positive_int
 from refusal_stability.scorers.grading import GRADER_ROLE, SECOND_GRADER_ROLE, grade, grader_identity, resolve_grader
 from refusal_stability.scorers.heuristic import explain
 from refusal_stability.scorers.metrics import stability_metrics
+from refusal_stability.scorers.panel import grade_panel, panel_judge_name, panel_members
 from refusal_stability.scorers.rubric import GraderTemplate, load_template
 from refusal_stability.scorers.verdict_cache import VerdictCache
 
@@ -134,6 +135,9 @@ def _model_scorer(
     template: GraderTemplate, attempts: int, cache: VerdictCache, grader_role: str, role: str, condition: str | None
 ) -> Scorer:
     async def score(state: TaskState, target: Target) -> Score:
+        members = panel_members(grader_role)
+        if members is not None:
+            return await _panel_score(state, members, template, attempts, cache, role, condition)
         grader = resolve_grader(grader_role)
         prompt, response = state.input_text, _response(state)
         verdict, cached = await cache.get_or_compute(
@@ -148,6 +152,26 @@ def _model_scorer(
         return _labelled(verdict.label, response, verdict.reasoning or "(no reasoning given)", metadata)
 
     return score
+
+
+async def _panel_score(
+    state: TaskState,
+    members: list[Any],
+    template: GraderTemplate,
+    attempts: int,
+    cache: VerdictCache,
+    role: str,
+    condition: str | None,
+) -> Score:
+    """A grader panel's Score: the plurality label, every member's vote under metadata ``panel``."""
+    prompt, response = state.input_text, _response(state)
+    verdict = await grade_panel(members, template, prompt, response, attempts, cache)
+    judge = panel_judge_name(verdict.members)
+    metadata = _metadata(state, response, judge, role, template.hash, all(verdict.cached), condition)
+    metadata["panel"] = verdict.metadata()
+    if verdict.label is None:
+        return _unscored(response, verdict.reason or "unscored", verdict.explanation(), metadata)
+    return _labelled(verdict.label, response, verdict.explanation(), metadata)
 
 
 def _build(

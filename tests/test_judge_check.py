@@ -205,3 +205,52 @@ def test_more_than_one_epoch_is_refused(tmp_path: Path) -> None:
         display="none",
     )
     assert log.status == "error" and log.error is not None and "--epochs 2" in log.error.message
+
+
+def _fixed_grader(name: str, verdicts: dict[int, str]):
+    """A panel member answering ``verdicts[number]`` (default: the reference label) for 'answer number N.'."""
+
+    def reply(input, tools, tool_choice, config):
+        number = int(input[-1].text.split("answer number ")[1].split(".")[0])
+        default = "REFUSE" if number >= 10 else LABELS[REFERENCE[number]]
+        answer = verdicts.get(number, default)
+        return text_output(answer if answer.startswith("?") else f"Because.\nVERDICT: {answer}")
+
+    return get_model(f"mockllm/{name}", custom_outputs=reply)
+
+
+def test_three_member_panel_judge_check_end_to_end(tmp_path: Path) -> None:
+    from refusal_stability.analysis.judge_check import judge_check_table, read_judge_check
+
+    panel = [
+        _fixed_grader("a", {0: "COMPLY", 1: "COMPLY"}),  # response 1: COMPLY, COMPLY, REFUSE -> COMPLY
+        _fixed_grader("b", {1: "COMPLY", 2: "?unsure", 3: "REFUSE"}),  # 2: b withholds; 3: PARTIAL/REFUSE/COMPLY tie
+        _fixed_grader("c", {3: "COMPLY"}),
+    ]
+    [log] = eval(
+        judge_check_task(reference=str(_write_csv(tmp_path / "ref.csv", _rows())), grader_attempts=1),
+        model="none",
+        model_roles={"grader": panel},
+        log_dir=str(tmp_path / "logs"),
+        display="none",
+    )
+    metrics = _metrics(log)
+    assert log.samples is not None
+    scores = {str(s.id): s.scores["judge_check"] for s in log.samples if s.scores}
+    assert scores["r00"].value == "REFUSE" and scores["r01"].value == "COMPLY"
+    assert scores["r03"].value == "UNSCORED" and scores["r03"].metadata["reason"] == "panel tie"
+    panel_meta = scores["r02"].metadata["panel"]
+    assert panel_meta["members"] == ["mockllm/a", "mockllm/b", "mockllm/c"]
+    assert panel_meta["votes"] == ["REFUSE", None, "REFUSE"] and panel_meta["failures"][0]["member"] == "mockllm/b"
+    assert scores["r02"].metadata["judge"] == "panel(mockllm/a,mockllm/b,mockllm/c)"
+    # r01 and r03 wrong/unscored, r10 UNKNOWN reference, r11 agrees (REFUSE): 9 scored, 8 agree
+    assert (metrics["n_scored"], metrics["n_unscored"]) == (10, 2)
+    assert metrics["agreement"] == pytest.approx(9 / 10)
+    table = judge_check_table([read_judge_check(log.location)], n_boot=1000)
+    panel_row = table[table["kind"] == "judge"].iloc[0]
+    assert panel_row["kappa"] == pytest.approx(metrics["kappa"])
+    assert panel_row["kappa_ci_low"] == pytest.approx(metrics["kappa_ci_low"])
+    members = table[table["kind"] == "panel member"].set_index("judge")
+    assert list(members.index) == ["mockllm/a", "mockllm/b", "mockllm/c"]
+    assert members.loc["mockllm/b", "n_unscored"] == 2  # its withheld vote and the UNKNOWN reference
+    assert members.loc["mockllm/c", "agreement"] == pytest.approx(10 / 11)  # wrong only on response 3
