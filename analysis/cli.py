@@ -23,7 +23,8 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
         "inputs",
         nargs="*",
         metavar="LOG_OR_DIR",
-        help=".eval logs or directories (searched recursively for *.eval); label CSVs also accepted",
+        help=".eval/.json logs or directories of them (searched recursively), local or s3://bucket/prefix; "
+        "label CSVs also accepted",
     )
     parser.add_argument(
         "--labels",
@@ -32,7 +33,13 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="CSV",
         help="long-format labels (model, prompt_id, temperature, seed, judge, label; .csv or .csv.gz); repeatable",
     )
-    parser.add_argument("--out", default="reports", metavar="DIR", help="output directory (default: reports)")
+    parser.add_argument(
+        "--out",
+        default="reports",
+        metavar="DIR",
+        help="output directory (default: reports), replaced whole by each analysis (manifest.json lists its "
+        "files); new, empty or an earlier analysis's; or s3://bucket/prefix",
+    )
     parser.add_argument(
         "--judge",
         metavar="NAME",
@@ -108,13 +115,12 @@ def _analyze(args: argparse.Namespace) -> int:
     # for its arguments; importing the analysis (pandas, scipy, the log reader) takes ~1.2 s against ~0.3 s
     from refusal_stability.analysis.pipeline import analyze
     from refusal_stability.analysis.tidy import AnalysisInputError
+    from refusal_stability.analysis.whole_output import check_writable_out, is_object_store, write_analysis
 
     progress: Callable[[str], None] | None = None if getattr(args, "quiet", False) else stderr_progress
     started = time.perf_counter()
-    out_dir = Path(args.out)
     try:
-        if out_dir.exists() and not out_dir.is_dir():
-            raise AnalysisInputError(f"--out {out_dir}: is an existing file; expected a directory (new or existing)")
+        check_writable_out(args.out)  # before the analysis: a bad --out fails in a second, not after minutes
         result = analyze(
             inputs=args.inputs,
             labels=args.labels,
@@ -132,25 +138,28 @@ def _analyze(args: argparse.Namespace) -> int:
             prefetch_evidence=True,  # the report's flip evidence is read while the tables are computed
         )
         lap = time.perf_counter()
-        result.write_tables(out_dir)
-        tables_s = time.perf_counter() - lap
-        report = result.write_report(
-            out_dir,
+        report = write_analysis(  # whole: a fresh folder swapped in, manifest last; never a mix of two analyses
+            result,
+            args.out,
             figures=not args.no_figures,
             workers=getattr(args, "workers", None),
             progress=progress,
             pdf=getattr(args, "pdf", False),
         )
+        write_s = time.perf_counter() - lap
     except AnalysisInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if progress:
         progress(
-            f"done in {time.perf_counter() - started:.1f} s (tables {tables_s:.2f} s); "
+            f"done in {time.perf_counter() - started:.1f} s (tables and report {write_s:.2f} s); "
             f"{result.statistics['n_unscored']} unscored records dropped"
         )
-    print(f"report: {report.resolve()}")
-    print(f"tables: {out_dir.resolve()} (report.md, per_prompt.csv, per_model.csv, statistics.json, ...)")
+    if is_object_store(args.out):
+        print(f"manifest: {report} (lists every file of this analysis)")
+        return 0
+    print(f"report: {Path(report).resolve()}")
+    print(f"tables: {Path(args.out).resolve()} (report.md, per_prompt.csv, per_model.csv, statistics.json, ...)")
     return 0
 
 

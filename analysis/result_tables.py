@@ -8,6 +8,7 @@ judges, agreement.json.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import re
@@ -24,6 +25,7 @@ __all__ = ["AnalysisTables", "output_dir", "safe_csv_frame", "write_tables"]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
 
 
 @dataclass
@@ -129,13 +131,30 @@ class AnalysisTables:
         return write_tables(self, Path(out))
 
 
+def _guard_inner_lines(value: object) -> object:
+    """A text cell with line breaks: every line after a break that could start a formula gets a leading ``'``."""
+    if not isinstance(value, str) or not _LINE_BREAK.search(value):
+        return value
+    parts = _LINE_BREAK.split(value)  # text, break, text, break, ...
+    for index in range(2, len(parts), 2):
+        line = parts[index]
+        if line.startswith(_FORMULA_START) and not _NUMBER.match(line):
+            parts[index] = "'" + line
+    return "".join(parts)
+
+
 def safe_csv_frame(table: pd.DataFrame) -> pd.DataFrame:
     """A copy whose text cells cannot run as spreadsheet formulas.
 
     Text cells starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return get a leading single quote,
-    unless the whole cell is a plain number (e.g. a prompt id ``-5``); numeric columns are untouched.
+    unless the whole cell is a plain number (e.g. a prompt id ``-5``); so does every line inside a cell that
+    starts so after a line break (a reader that splits rows there still sees no formula). Numeric columns are
+    untouched.
     """
     out = table.copy()
+    for column in out.columns:
+        if _text_contains(out[column], "[\r\n]"):
+            out[column] = out[column].map(_guard_inner_lines)
     for column in out.columns:
         if pd.api.types.is_numeric_dtype(out[column]) or pd.api.types.is_bool_dtype(out[column]):
             continue
@@ -146,6 +165,17 @@ def safe_csv_frame(table: pd.DataFrame) -> pd.DataFrame:
         if risky.any():
             out[column] = values.where(~risky, "'" + text.astype(object).where(risky, ""))
     return out
+
+
+def _text_contains(values: pd.Series, pattern: str) -> bool:
+    """Whether a text column has a cell matching ``pattern`` (numeric and boolean columns never do)."""
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return False
+    return bool(values.astype("string").str.contains(pattern, regex=True, na=False).any())
+
+
+def _has_carriage_return(table: pd.DataFrame) -> bool:
+    return any(_text_contains(table[column], "\r") for column in table.columns)
 
 
 def output_dir(out: str | Path) -> Path:
@@ -173,7 +203,11 @@ def write_tables(result: AnalysisTables, out_dir: Path) -> list[Path]:
     written = []
     for name, table in result.tables().items():
         path = out_dir / name
-        safe_csv_frame(table).to_csv(path, index=False)
+        safe = safe_csv_frame(table)
+        # a carriage return inside a cell: Python's csv quotes a cell only for the line terminator's characters
+        # ("\n"), so such tables quote every text cell (numbers stay bare; any CSV reader reads both alike)
+        quoting = csv.QUOTE_NONNUMERIC if _has_carriage_return(safe) else csv.QUOTE_MINIMAL
+        safe.to_csv(path, index=False, quoting=quoting)
         written.append(path)
     path = out_dir / "statistics.json"
     path.write_text(json.dumps(result.statistics, indent=2, default=_json_safe))

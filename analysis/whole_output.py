@@ -31,7 +31,16 @@ from typing import Any
 
 from refusal_stability.analysis.tidy import AnalysisInputError
 
-__all__ = ["MANIFEST", "check_out", "output_lock", "whole_output", "write_manifest"]
+__all__ = [
+    "MANIFEST",
+    "check_out",
+    "check_writable_out",
+    "is_object_store",
+    "output_lock",
+    "whole_output",
+    "write_analysis",
+    "write_manifest",
+]
 
 MANIFEST = "manifest.json"
 TOOL = "refusal-stability analyze"
@@ -54,6 +63,11 @@ def _present(out: Path) -> set[str]:
     return {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() or p.is_symlink()}
 
 
+def is_object_store(out: str | Path) -> bool:
+    """True for an object-store URL (``s3://bucket/prefix``) as ``--out``."""
+    return "://" in str(out)
+
+
 def check_out(out: str | Path) -> Path:
     """``out`` as a local folder this tool may replace: absent, empty, or exactly an earlier analysis of it.
 
@@ -61,11 +75,8 @@ def check_out(out: str | Path) -> Path:
         AnalysisInputError: an object-store URL, an existing file, or a folder holding files this tool did not
             write (no manifest of it, or files its manifest does not list).
     """
-    text = str(out)
-    if "://" in text:
-        raise AnalysisInputError(
-            f"--out {text}: object storage is not supported as --out yet; write to a local folder and upload it"
-        )
+    if is_object_store(out):
+        raise AnalysisInputError(f"--out {out}: an object-store URL, not a local folder")
     path = Path(out).expanduser()
     if path.exists() and not path.is_dir():
         raise AnalysisInputError(f"--out {path}: is an existing file; expected a directory (new or existing)")
@@ -87,6 +98,16 @@ def check_out(out: str | Path) -> Path:
             "move them away, or choose another folder (an analysis replaces the whole folder)"
         )
     return path
+
+
+def check_writable_out(out: str | Path) -> None:
+    """:func:`check_out` for a local folder; for an object-store URL, that its prefix is empty or ours."""
+    if is_object_store(out):
+        from refusal_stability.analysis.object_store_output import check_object_store_out
+
+        check_object_store_out(str(out))
+    else:
+        check_out(out)
 
 
 @contextlib.contextmanager
@@ -202,3 +223,37 @@ def whole_output(out: str | Path, manifest: Callable[[], dict[str, Any]] | None 
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_analysis(
+    result: Any,
+    out: str | Path,
+    figures: bool = True,
+    workers: int | None = None,
+    progress: Callable[[str], None] | None = None,
+    pdf: bool = False,
+) -> str:
+    """Write every table and the report of ``result`` whole into ``out``; return where the report is.
+
+    A local ``out`` is replaced by a folder written beside it (:func:`whole_output`); an object-store URL gets the
+    finished folder under a fresh prefix and the manifest last (:mod:`object_store_output`).
+
+    Raises:
+        AnalysisInputError: ``out`` cannot be replaced, or another analysis is writing it.
+    """
+
+    def write(folder: Path) -> Path:
+        result.write_tables(folder)
+        return Path(result.write_report(folder, figures=figures, workers=workers, progress=progress, pdf=pdf))
+
+    if is_object_store(out):
+        from refusal_stability.analysis.object_store_output import check_object_store_out, publish
+
+        check_object_store_out(str(out))
+        with tempfile.TemporaryDirectory(prefix="refusal-stability-out-") as folder:
+            write(Path(folder))
+            write_manifest(Path(folder))
+            return publish(Path(folder), str(out))
+    with whole_output(out) as staging:
+        report = write(staging)
+    return str(Path(out).expanduser() / report.relative_to(staging))
