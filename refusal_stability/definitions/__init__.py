@@ -15,6 +15,7 @@ from refusal_stability.definitions.grid import (
     SamplingConfig,
     build_grid,
     grid_cell,
+    parse_draws,
     parse_seeds,
     parse_temperatures,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "build_grid",
     "grid_cell",
     "majority_label",
+    "parse_draws",
     "parse_seeds",
     "parse_temperatures",
     "row_stability",
