@@ -37,15 +37,25 @@ def _grid_input() -> Iterator[None]:
 
 
 def parse_grid_arguments(
-    temperatures: object, seeds: object, draws: object = None
-) -> tuple[tuple[float | None, ...], tuple[int | None, ...], int]:
-    """The task's ``temperatures``, ``seeds`` and ``draws``, validated (:mod:`refusal_stability.definitions.grid`).
+    temperatures: object, seeds: object
+) -> tuple[tuple[float, ...] | tuple[None], tuple[int, ...] | tuple[None]]:
+    """The task's ``temperatures`` and ``seeds``, validated (see :mod:`refusal_stability.definitions.grid`).
 
     Raises:
-        InputError: a bad temperature, seed or draws value; the message names it.
+        InputError: a bad temperature or seed; the message names it.
     """
     with _grid_input():
-        return parse_temperatures(temperatures), parse_seeds(seeds), parse_draws(draws, temperatures, seeds)
+        return parse_temperatures(temperatures), parse_seeds(seeds)
+
+
+def parse_draws_argument(draws: object, temperatures: object, seeds: object) -> int:
+    """The task's ``draws`` (1 unless ``temperatures=default`` and ``seeds=none``).
+
+    Raises:
+        InputError: ``draws`` without both, both without ``draws``, or not an integer >= 1.
+    """
+    with _grid_input():
+        return parse_draws(draws, temperatures, seeds)
 
 
 def parse_sampling_mode(sampling: object) -> str:
