@@ -80,7 +80,9 @@ def analyse(
     )
 
 
-def _validate(threshold: float, n_boot: int, consensus_min: int, workers: int | None) -> None:
+def _validate(threshold: float, n_boot: int, consensus_min: int, workers: int | None, seed: int = 0) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise AnalysisInputError(f"--seed {seed}: expected an integer >= 0 (the bootstrap's random seed)")
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold <= 1:
         raise AnalysisInputError(f"--threshold {threshold}: expected a value in (0, 1]")
     if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 1:
@@ -92,8 +94,8 @@ def _validate(threshold: float, n_boot: int, consensus_min: int, workers: int | 
 
 
 def analyze(
-    inputs: Sequence[str | Path] = (),
-    labels: Sequence[str | Path] = (),
+    inputs: str | Path | Sequence[str | Path] = (),
+    labels: str | Path | Sequence[str | Path] = (),
     judge: str | None = None,
     threshold: float = UNSTABLE_THRESHOLD,
     n_boot: int = 1000,
@@ -116,7 +118,8 @@ def analyze(
         >>> result.write_tables("reports"); result.write_report("reports")  # doctest: +SKIP
 
     Args:
-        inputs: .eval logs, directories (searched recursively for *.eval) or label CSVs.
+        inputs: .eval logs, directories (searched recursively for *.eval) or label CSVs; one path (str or
+            Path) is one input.
         labels: long-format label CSVs (model, prompt_id, temperature, seed, judge, label).
         judge: judge whose labels feed the metrics (default: the task's primary judge, or the only one).
         threshold: SSI below this is unstable.
@@ -138,7 +141,8 @@ def analyze(
     Raises:
         AnalysisInputError: bad arguments or bad input; the message names it and says what to do.
     """
-    _validate(threshold, n_boot, consensus_min, workers)
+    _validate(threshold, n_boot, consensus_min, workers, seed)
+    inputs, labels = _as_list(inputs), _as_list(labels)
     if not inputs and not labels:
         raise AnalysisInputError("give at least one .eval log, directory or --labels CSV")
     prompt_table = read_prompts_csv(prompts) if prompts is not None else None
@@ -170,6 +174,13 @@ def analyze(
         prompts=str(prompts) if prompts is not None else None,
     )
     return result
+
+
+def _as_list(paths: str | Path | Sequence[str | Path]) -> list[str | Path]:
+    """One path given as text or Path is one input, never a sequence of characters."""
+    if isinstance(paths, str | Path):
+        return [paths]
+    return list(paths)
 
 
 def _checked(loaded: LoadedInputs, judge: str | None, allow_incomplete: bool) -> tuple[pd.DataFrame, pd.DataFrame, int]:

@@ -28,7 +28,8 @@ from refusal_stability.analysis.tidy import (
     clean_condition,
     finish_tidy,
 )
-from refusal_stability.scorers.labels import LABELS, UNSCORED
+from refusal_stability.definitions.grid import SEED_MAX, SEED_MIN
+from refusal_stability.definitions.labels import LABELS, UNSCORED
 
 __all__ = ["CSV_REQUIRED", "KNOWN_NON_LABELS", "is_labels_csv", "read_labels_csv"]
 
@@ -71,7 +72,29 @@ def _numbers(raw: pd.DataFrame, column: str, path: Path, integer: bool, optional
         raise AnalysisInputError(
             f"{path}: column {column!r} on {_lines(rows)} is not {kind} (values {examples}); expected {kind}"
         )
+    if integer:
+        _check_64_bit(raw, column, path, text, values)
     return values
+
+
+def _check_64_bit(raw: pd.DataFrame, column: str, path: Path, text: pd.Series, values: pd.Series) -> None:
+    """Integers outside the signed 64-bit range (what vLLM and the OpenAI API accept as a seed) are an error."""
+    large = values.notna() & (values.astype(float).abs() >= 2.0**62)  # exact check only where floats may round
+    outside = [i for i in raw.index[large.to_numpy()] if not SEED_MIN <= _exact_int(text[i]) <= SEED_MAX]
+    if outside:
+        examples = ", ".join(repr(v) for v in raw.loc[outside[:_SHOWN], column])
+        raise AnalysisInputError(
+            f"{path}: column {column!r} on {_lines(pd.Index(outside))} is outside the signed 64-bit range "
+            f"[-2**63, 2**63 - 1] (values {examples}); expected integers in that range"
+        )
+
+
+def _exact_int(text: str) -> int:
+    """The integer a cell holds, exactly (``int('9223372036854775808')``, ``int(float('1e20'))``)."""
+    try:
+        return int(text)
+    except ValueError:
+        return int(float(text))
 
 
 def _labels(raw: pd.DataFrame, path: Path, unknown_as_unscored: bool, notes: list[str]) -> pd.Series:

@@ -6,7 +6,6 @@ Run from a checkout: ``inspect eval inspect_tasks/refusal_stability.py --model v
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 from inspect_ai import Epochs, Task, task
 from inspect_ai.model import GenerateConfig
@@ -16,6 +15,7 @@ from refusal_stability import __version__
 from refusal_stability.definitions.grid import DEFAULT_SEEDS, DEFAULT_TEMPERATURES
 from refusal_stability.errors import InputError, positive_int
 from refusal_stability.inspect_tasks.datasets import BeaverTailsSource, FileColumns, load_prompts
+from refusal_stability.inspect_tasks.text_arguments import text_or_file
 from refusal_stability.scorers import GridEpochsGuard, refusal_judges, stability
 from refusal_stability.solvers.sampling_grid import literal_system_message, parse_grid_arguments, sampling_grid
 
@@ -31,7 +31,8 @@ def free_text(value: str | Sequence[str] | None, name: str) -> str | None:
 
     ``inspect eval -T "system_prompt=Be safe, refuse harm."`` arrives as ``["Be safe", " refuse harm."]``
     (Inspect splits ``-T`` values on commas); the pieces are joined back with the commas. A value naming an
-    existing file is replaced by the file's text.
+    existing file is replaced by the file's text; one that looks like a path to a missing text file is an error
+    (``text_or_file``).
     """
     if value is None:
         return None
@@ -39,8 +40,7 @@ def free_text(value: str | Sequence[str] | None, name: str) -> str | None:
         value = ",".join(value)
     if not isinstance(value, str):
         raise InputError(f"{name}={value!r}: expected text (or a path to a file holding it)")
-    if "\n" not in value and len(value) < 4096 and Path(value).expanduser().is_file():
-        value = Path(value).expanduser().read_text(encoding="utf-8")
+    value = text_or_file(value, name)  # a path to a missing text file is an error, never the text sent
     return value if value.strip() else None
 
 

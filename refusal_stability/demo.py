@@ -19,6 +19,13 @@ from typing import Any
 
 from refusal_stability.definitions.grid import DEFAULT_SEEDS, DEFAULT_TEMPERATURES
 from refusal_stability.inspect_tasks.refusal_stability import DEFAULT_MAX_CONNECTIONS
+from refusal_stability.option_types import (
+    folder_option,
+    model_option,
+    positive_int_option,
+    seeds_option,
+    temperatures_option,
+)
 
 # Sized for 2 CPU cores: 30 prompts x 20 (temperature, seed) configs x <= 80 new tokens; measured ~4 min
 # (cold cache, conversion included) on a quiet 2-core machine, leaving room for a busy one.
@@ -35,51 +42,65 @@ def _csv(values: tuple[float, ...] | tuple[int, ...]) -> str:
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the demo options to ``parser``."""
     parser.add_argument(
-        "--n-prompts", type=int, default=DEFAULT_N_PROMPTS, help=f"bundled prompts to run (default {DEFAULT_N_PROMPTS})"
+        "--n-prompts",
+        type=positive_int_option("--n-prompts"),
+        default=DEFAULT_N_PROMPTS,
+        help=f"bundled prompts to run (default {DEFAULT_N_PROMPTS})",
     )
     parser.add_argument(
         "--max-tokens",
-        type=int,
+        type=positive_int_option("--max-tokens"),
         default=DEFAULT_MAX_TOKENS,
         help=f"response length limit (default {DEFAULT_MAX_TOKENS})",
     )
     parser.add_argument(
         "--temperatures",
-        default=_csv(DEFAULT_TEMPERATURES),
+        type=temperatures_option,
+        default=DEFAULT_TEMPERATURES,
         help=f"comma-separated temperatures (default {_csv(DEFAULT_TEMPERATURES)})",
     )
     parser.add_argument(
-        "--seeds", default=_csv(DEFAULT_SEEDS), help=f"comma-separated seeds (default {_csv(DEFAULT_SEEDS)})"
+        "--seeds",
+        type=seeds_option,
+        default=DEFAULT_SEEDS,
+        help=f"comma-separated seeds (default {_csv(DEFAULT_SEEDS)})",
     )
     parser.add_argument(
         "--grader",
         metavar="MODEL",
+        type=model_option("--grader", BUNDLED),
         default=None,
         help="grade with this model bound to the grader role (an Inspect model such as "
         "vllm/<dir> or openai/gpt-4o-mini, or 'bundled' for the bundled model itself); "
         "default: the offline heuristic judge",
     )
     parser.add_argument(
-        "--model", default=BUNDLED, help="model under test: 'bundled' (default) or an Inspect model such as vllm/<dir>"
+        "--model",
+        type=model_option("--model", BUNDLED),
+        default=BUNDLED,
+        help="model under test: 'bundled' (default) or an Inspect model such as vllm/<dir>",
     )
     parser.add_argument(
         "--base-url", default=None, help="use an already running vLLM server (its /v1 URL) instead of starting one"
     )
     parser.add_argument(
         "--max-connections",
-        type=int,
+        type=positive_int_option("--max-connections"),
         default=DEFAULT_MAX_CONNECTIONS,
         help=f"concurrent requests to the server (default {DEFAULT_MAX_CONNECTIONS})",
     )
     parser.add_argument(
         "--max-model-len",
-        type=int,
+        type=positive_int_option("--max-model-len"),
         default=DEFAULT_MAX_MODEL_LEN,
         help=f"vLLM context length (default {DEFAULT_MAX_MODEL_LEN})",
     )
-    parser.add_argument("--log-dir", default="logs", help="Inspect log directory (default: logs)")
+    parser.add_argument(
+        "--log-dir", type=folder_option("--log-dir"), default="logs", help="Inspect log directory (default: logs)"
+    )
     parser.add_argument(
         "--out",
+        type=folder_option("--out"),
         default=os.path.join("reports", "demo"),
         metavar="DIR",
         help="analysis report directory (default: reports/demo)",
@@ -137,10 +158,10 @@ def _retry_hint(log_location: str, started_server: bool = True) -> str:
 def _analyze(log_path: str, args: argparse.Namespace) -> Path:
     """Analyse the demo's log into ``args.out``; return the report path."""
     from refusal_stability.analysis import analyze
+    from refusal_stability.analysis.whole_output import write_analysis
 
     result = analyze([log_path])
-    result.write_tables(args.out)
-    return result.write_report(args.out, figures=not args.no_figures)
+    return Path(write_analysis(result, args.out, figures=not args.no_figures))  # --out replaced whole
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -148,10 +169,17 @@ def run_demo(args: argparse.Namespace) -> int:
     from inspect_ai import eval as inspect_eval
     from inspect_ai.model import Model, get_model
 
+    from refusal_stability.analysis.tidy import AnalysisInputError
+    from refusal_stability.analysis.whole_output import check_writable_out
     from refusal_stability.inspect_tasks.refusal_stability import refusal_stability
     from refusal_stability.serving.bundled_model import BundledModelError
 
     started = time.monotonic()
+    try:
+        check_writable_out(args.out)  # before the model, the server and the eval: an --out it cannot replace
+    except AnalysisInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         model = _resolve_model(args)
         grader: str | Model | None = None
@@ -181,7 +209,8 @@ def run_demo(args: argparse.Namespace) -> int:
         judge="model" if grader is not None else "heuristic",
     )
     print(
-        f"demo: {model} on {args.n_prompts} bundled prompts x grid T={args.temperatures} seeds={args.seeds}, "
+        f"demo: {model} on {args.n_prompts} bundled prompts x grid T={_csv(args.temperatures)} "
+        f"seeds={_csv(args.seeds)}, "
         f"max_tokens={args.max_tokens}, judge={'grader ' + str(args.grader) if grader else 'heuristic'}",
         flush=True,
     )

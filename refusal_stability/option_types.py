@@ -29,7 +29,7 @@ def positive_int_option(name: str) -> Callable[[str], int]:
     return parse
 
 
-def temperatures_option(text: str) -> tuple[float, ...]:
+def temperatures_option(text: str) -> tuple[float | None, ...]:
     """``--temperatures 0,0.5,1``: finite numbers >= 0, no duplicates (the task's own check)."""
     try:
         return parse_temperatures(text)
@@ -37,7 +37,7 @@ def temperatures_option(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"--temperatures {text!r}: {error}") from None
 
 
-def seeds_option(text: str) -> tuple[int, ...]:
+def seeds_option(text: str) -> tuple[int | None, ...]:
     """``--seeds 1,2,3``: signed 64-bit integers, no duplicates (the task's own check)."""
     try:
         return parse_seeds(text)
