@@ -37,7 +37,7 @@ def _log(path: Path, model: str, label: str = "REFUSE", prompts: list[PromptInfo
     return path
 
 
-def _analyze(inputs: list[Path], out: Path) -> int:
+def _analyze(inputs: list[Path], out: Path | str) -> int:
     return run_analyze(parse([*map(str, inputs), "--out", str(out), "--quiet", "--no-figures", "--bootstrap", "20"]))
 
 
