@@ -8,9 +8,9 @@ two renames, during which Ctrl-C is held back. An error or Ctrl-C while writing 
   however it ends) admits one analysis at a time; a second one refuses with one line instead of waiting.
 - Files the tool did not write: an existing ``--out`` must be empty or hold exactly the files its manifest
   lists; anything else (a folder of the user's, a file added to a report) refuses with one line, never deleted.
-- Object storage (``s3://``) has no rename. There the same staging folder would be uploaded under a fresh
-  prefix (``OUT/<analysis id>/``) and the manifest written last at ``OUT/manifest.json``, naming that prefix;
-  readers trust only what the manifest lists. ``--out`` is a local folder for now (:func:`check_out` says so).
+- Object storage (``s3://``) has no rename: :func:`write_analysis` writes the same folder locally, then uploads
+  it under a fresh prefix (``OUT/<analysis id>/``) and writes the manifest last at ``OUT/manifest.json``, naming
+  that prefix (:mod:`object_store_output`); readers trust only what the manifest lists.
 """
 
 from __future__ import annotations
