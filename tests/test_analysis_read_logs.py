@@ -131,7 +131,9 @@ def test_mixed_grids_error_or_explicit_handling(tmp_path: Path) -> None:
     write_log(tmp_path / "full.eval")
     short = build_eval_log("mockllm/a", [PromptInfo("p-d")], {"p-d": ["REFUSE"] * 3}, (0.5,), SEEDS)
     write_eval_log(short, str(tmp_path / "other_grid.eval"))
-    frame = load_inputs([tmp_path]).frame
+    loaded = load_inputs([tmp_path]).frame
+    assert loaded["model"].nunique() == 2  # two grids of one model are two runs (run identity), never pooled
+    frame = loaded.assign(model="mockllm/a")  # one run over both grids, as label CSVs of one model could hold
     with pytest.raises(AnalysisInputError, match="mixes sampling grids.*--allow-incomplete"):
         check_grids(frame)
     with warnings.catch_warnings(record=True) as caught:
