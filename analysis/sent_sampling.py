@@ -153,3 +153,35 @@ def describe_run(row: pd.Series, n_draws: int | None = None) -> str:
     elif "unverified" in (row["temperature_sent"], row["seed_sent"]):
         sentence += " — the log holds no request bodies, so the grid is as asked, not as verified"
     return sentence + "."
+
+
+def text_change_source(provenance: pd.DataFrame, summary: pd.DataFrame) -> pd.Series:
+    """provenance.csv's ``text_change_source``: what a changed text between records of a row can come from.
+
+    ``provider or sampling`` for runs whose seed or temperature did not reach the model (independent draws);
+    ``engine`` at temperature 0 with seeds sent (or not verified: as asked); ``sampling`` above 0.
+    """
+    draws = draw_runs(summary)
+    temperature = pd.to_numeric(provenance["temperature"], errors="coerce")
+    source = np.where(temperature == 0, "engine", "sampling")
+    return pd.Series(
+        np.where(provenance["model"].astype(str).isin(draws), "provider or sampling", source), index=provenance.index
+    )
+
+
+def draw_provenance_sentences(rows: pd.DataFrame) -> list[str]:
+    """The "Is the flip real?" sentences for a run whose seed or temperature did not reach the model."""
+    sentences = [
+        "No seed (or no temperature) reached this model, so its records are independent draws: a changed text is "
+        "provider or sampling variation, and engine and sampling cannot be told apart."
+    ]
+    printed = rows[rows["fingerprints"].astype(bool)] if "fingerprints" in rows else rows.iloc[0:0]
+    if len(printed):
+        weights = printed["n_fingerprinted"].astype(float)
+        same = float((printed["flip_same_text_pct"] * weights).sum() / weights.sum())
+        changed = float((printed["flip_text_changed_pct"] * weights).sum() / weights.sum())
+        sentences.append(
+            f"{same:.1f} % of prompts flipped label although the text was identical (judge inconsistency) and "
+            f"{changed:.1f} % flipped with a changed text."
+        )
+    return sentences
