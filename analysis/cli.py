@@ -34,13 +34,6 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
         help="long-format labels (model, prompt_id, temperature, seed, judge, label; .csv or .csv.gz); repeatable",
     )
     parser.add_argument(
-        "--out",
-        default="reports",
-        metavar="DIR",
-        help="output directory (default: reports), replaced whole by each analysis (manifest.json lists its "
-        "files); new, empty or an earlier analysis's; or s3://bucket/prefix",
-    )
-    parser.add_argument(
         "--judge",
         metavar="NAME",
         help="judge whose labels feed the metrics when several judges labelled the same records",
@@ -83,12 +76,6 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="two judges: minimum records both judges agree on for a prompt to enter consensus metrics (default 5)",
     )
-    parser.add_argument("--no-figures", action="store_true", help="skip figures (tables and report only)")
-    parser.add_argument(
-        "--pdf",
-        action="store_true",
-        help="also save every figure as PDF (the report embeds the PNGs; default: PNG only)",
-    )
     parser.add_argument(
         "--workers",
         type=int,
@@ -96,6 +83,24 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
         help="worker processes for reading logs and drawing figures (default: min(2, CPUs))",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    _add_output_arguments(parser)
+
+
+def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of what is written: the --out folder, figures."""
+    parser.add_argument(
+        "--out",
+        default="reports",
+        metavar="DIR",
+        help="output directory (default: reports), replaced whole by each analysis (manifest.json lists its "
+        "files); new, empty or an earlier analysis's; or s3://bucket/prefix",
+    )
+    parser.add_argument("--no-figures", action="store_true", help="skip figures (tables and report only)")
+    parser.add_argument(
+        "--pdf",
+        action="store_true",
+        help="also save every figure as PDF (the report embeds the PNGs; default: PNG only)",
+    )
 
 
 def run_analyze(args: argparse.Namespace) -> int:
