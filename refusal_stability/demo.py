@@ -177,15 +177,9 @@ def run_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         check_writable_out(args.out)  # before the model, the server and the eval: an --out it cannot replace
-    except AnalysisInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
         model = _resolve_model(args)
-        grader: str | Model | None = None
-        if args.grader:
-            grader = model if args.grader == BUNDLED else args.grader
-    except BundledModelError as exc:
+        grader: str | Model | None = (model if args.grader == BUNDLED else args.grader) if args.grader else None
+    except (BundledModelError, AnalysisInputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
