@@ -130,3 +130,10 @@ def test_draws_needs_both_default_temperature_and_no_seed(args, message):
 
     with pytest.raises(InputError, match=message):
         refusal_stability(dataset="bundled", n_prompts=1, judge="heuristic", **args)
+
+
+def test_anthropic_drops_top_p_even_when_set(anthropic_api, tmp_path):
+    log = run(ANTHROPIC, tmp_path, temperatures=[0.5], seeds=[3], top_p=0.9)
+    assert log.status == "success"
+    assert [b.get("top_p") for b in anthropic_api.bodies()] == [None, None]
+    assert {m["sent_top_p"] for m in epoch_metadata(log)} == {None}
