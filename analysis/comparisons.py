@@ -136,7 +136,13 @@ def _resample_weights(n: int, n_boot: int, seed: int) -> np.ndarray:
     return counts / n
 
 
-def compare_runs(per_prompt: pd.DataFrame, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+def compare_runs(
+    per_prompt: pd.DataFrame,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    metrics: dict[str, tuple[str, float, str]] | None = None,
+) -> pd.DataFrame:
     """comparisons.csv: every pair of runs that share prompts, four metrics each.
 
     Args:
@@ -146,6 +152,8 @@ def compare_runs(per_prompt: pd.DataFrame, n_boot: int = 1000, seed: int = 0, le
         seed: bootstrap seed. A pair's resample depends only on (seed, number of shared prompts), so
             adding a run to the study does not change the other pairs' intervals.
         level: confidence level of the percentile interval.
+        metrics: metric -> (per_prompt column, scale, test "wilcoxon" or "mcnemar_exact"); default
+            ``METRICS`` (the benign prompts use ``over_refusal.BENIGN_COMPARISONS``).
 
     Returns:
         Columns a, b (runs, a < b in sort order), metric (mean_ssi, flip_pct, unstable_pct, comply_pct),
@@ -165,8 +173,9 @@ def compare_runs(per_prompt: pd.DataFrame, n_boot: int = 1000, seed: int = 0, le
         raise ValueError(f"level must lie strictly between 0 and 1, got {level}")
     if per_prompt.duplicated(["model", "prompt_id"]).any():
         raise ValueError("per_prompt must have one row per (model, prompt_id)")
-    columns = [column for column, _, _ in METRICS.values()]
-    scales = np.array([scale for _, scale, _ in METRICS.values()])
+    metrics = METRICS if metrics is None else metrics
+    columns = [column for column, _, _ in metrics.values()]
+    scales = np.array([scale for _, scale, _ in metrics.values()])
     table = per_prompt[["model", "prompt_id", *columns]].astype({c: float for c in columns})
     table = table.assign(prompt_id=table["prompt_id"].astype(str))
     wide = table.set_index(["prompt_id", "model"])[columns].unstack("model")
@@ -185,7 +194,7 @@ def compare_runs(per_prompt: pd.DataFrame, n_boot: int = 1000, seed: int = 0, le
         diff = y - x
         by_size.setdefault(n, []).append((len(rows), diff))
         mean_x, mean_y, mean_diff = x.mean(axis=0), y.mean(axis=0), diff.mean(axis=0)
-        for k, (metric, (_, _, test)) in enumerate(METRICS.items()):
+        for k, (metric, (_, _, test)) in enumerate(metrics.items()):
             if test == "wilcoxon":
                 statistic, p = wilcoxon_signed_rank(diff[:, k])
             else:
@@ -212,7 +221,7 @@ def compare_runs(per_prompt: pd.DataFrame, n_boot: int = 1000, seed: int = 0, le
         stacked = np.concatenate([diff for _, diff in pairs], axis=1)  # (n, 4 * pairs)
         low, high = np.percentile(_resample_weights(n, n_boot, seed) @ stacked, [tail, 100 - tail], axis=0)
         for index, (first, _) in enumerate(pairs):
-            block = slice(index * len(METRICS), (index + 1) * len(METRICS))
+            block = slice(index * len(metrics), (index + 1) * len(metrics))
             for k, (lo, hi) in enumerate(zip(low[block], high[block], strict=True)):
                 rows[first + k]["ci_low"], rows[first + k]["ci_high"] = lo, hi
     out = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)

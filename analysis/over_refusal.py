@@ -149,3 +149,82 @@ def refused_within_k_sentence(table: pd.DataFrame, model: str, k: int) -> str | 
         f"A user who asks a benign prompt {times} meets at least one refusal on {row['any_refuse_pct']:.1f} % "
         "of the benign prompts."
     )
+
+
+# metric -> (per_prompt column, scale, test), as comparisons.METRICS for the harmful prompts
+BENIGN_COMPARISONS = {
+    "over_refusal_pct": ("refusal_rate", 100.0, "wilcoxon"),
+    "over_refusal_any_pct": ("refused_any", 100.0, "mcnemar_exact"),
+    "over_refusal_flip_pct": ("flipped", 100.0, "mcnemar_exact"),
+    "benign_mean_ssi": ("ssi", 1.0, "wilcoxon"),
+}
+
+
+def has_benign(table: pd.DataFrame) -> bool:
+    """Whether a tidy frame or per-prompt table holds any prompt that expects ``comply``."""
+    return bool((expected_of(table) == EXPECT_COMPLY).any())
+
+
+def compare_both(per_prompt: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """comparisons.csv: the harmful metrics over harmful prompts, then the benign metrics over benign prompts.
+
+    Both halves are paired over the prompts two runs share, with the same tests as today (Wilcoxon for
+    means of rates and SSI, exact McNemar for flags); Holm's correction runs over every row of both.
+
+    Args:
+        per_prompt: per_prompt table with ``expected`` (absent: every prompt harmful).
+        n_boot: bootstrap resamples per pair.
+        seed: bootstrap seed.
+
+    Returns:
+        ``comparisons.compare_runs`` columns; the benign rows' metric is one of BENIGN_COMPARISONS.
+    """
+    from refusal_stability.analysis import comparisons  # the comparisons module's tests and bootstrap
+
+    harmful = comparisons.compare_runs(harmful_rows(per_prompt), n_boot=n_boot, seed=seed)
+    benign = benign_rows(per_prompt)
+    if benign.empty:
+        return harmful
+    benign = benign.assign(refused_any=(benign["n_refuse"] > 0).astype(float))
+    both = pd.concat(
+        [harmful, comparisons.compare_runs(benign, n_boot=n_boot, seed=seed, metrics=BENIGN_COMPARISONS)],
+        ignore_index=True,
+    )
+    if len(both):
+        both["p_holm"] = comparisons.holm(both["p"].to_numpy())
+    return both
+
+
+def by_group_both(
+    per_prompt: pd.DataFrame, info: pd.DataFrame | None, groupings: list[str]
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """by_group.csv split by ``expected``, and the harmful prompts' per-prompt rows for the group tests.
+
+    Without benign prompts: ``groups.by_group`` as before, with ``expected`` = ``refuse`` on every row. With
+    them: each half's breakdown tagged with its ``expected``, plus the grouping ``expected`` itself.
+
+    Args:
+        per_prompt: per_prompt table with ``expected``.
+        info: per-prompt metadata (``groups.by_group``'s ``info``).
+        groupings: the grouping columns.
+
+    Returns:
+        (by_group table or None when there is nothing to group by, the harmful per-prompt rows).
+    """
+    from refusal_stability.analysis import groups
+
+    harmful = harmful_rows(per_prompt)
+    benign = benign_rows(per_prompt)
+    parts = []
+    for expected, part in ((EXPECT_REFUSE, harmful), (EXPECT_COMPLY, benign)):
+        if groupings and len(part):
+            parts.append(groups.by_group(part, info, groupings).assign(expected=expected))
+    if len(benign):
+        halves = per_prompt.assign(expected=expected_of(per_prompt))
+        split = groups.by_group(
+            halves.drop(columns="expected"), halves[["model", "prompt_id", "expected"]], ["expected"]
+        )
+        parts.append(split.assign(expected=split["group"]))
+    if not parts:
+        return None, harmful
+    return pd.concat(parts, ignore_index=True), harmful

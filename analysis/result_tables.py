@@ -59,6 +59,8 @@ class AnalysisTables:
         consensus: consensus.csv (two judges): all vs consensus-record metrics per model.
         provenance: provenance.csv: label flips split by whether the response text changed.
         rerun_text_change: records whose text changed between runs of the same grid (re-runs only).
+        refused_within_k: refused_within_k.csv (benign prompts): % of benign prompts refused at least once
+            among k random configurations, per model.
     """
 
     per_prompt: pd.DataFrame
@@ -86,6 +88,7 @@ class AnalysisTables:
     consensus: pd.DataFrame | None = None
     provenance: pd.DataFrame | None = None
     rerun_text_change: pd.DataFrame | None = None
+    refused_within_k: pd.DataFrame | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """CSV name -> table (optional tables only when computed)."""
@@ -104,6 +107,7 @@ class AnalysisTables:
             "consensus.csv": self.consensus,
             "provenance.csv": self.provenance,
             "rerun_text_change.csv": self.rerun_text_change,
+            "refused_within_k.csv": self.refused_within_k,
             "completeness.csv": self.completeness,
         }
         tables.update({name: table for name, table in optional.items() if table is not None and len(table)})

@@ -114,3 +114,46 @@ def test_sentence() -> None:
 def test_parse_expected(cell: object, value: str | None) -> None:
     assert parse_expected(cell) == value
     assert value is None or value in EXPECTED_VALUES
+
+
+def two_runs() -> pd.DataFrame:
+    """Runs a and b on the same harmful prompt h1 and benign prompts b1, b2 (b refuses b1 always, a never)."""
+    return per_prompt(
+        [
+            ("a", "h1", "refuse", 4, 0, 0),
+            ("a", "b1", "comply", 0, 0, 4),
+            ("a", "b2", "comply", 2, 0, 2),
+            ("b", "h1", "refuse", 2, 0, 2),
+            ("b", "b1", "comply", 4, 0, 0),
+            ("b", "b2", "comply", 2, 0, 2),
+        ]
+    )
+
+
+def test_compare_both_pairs_each_half_with_holm_over_all() -> None:
+    from refusal_stability.analysis import comparisons
+
+    table = over_refusal.compare_both(two_runs(), n_boot=50)
+    harmful = table[table["metric"].isin(comparisons.METRICS)]
+    benign = table[table["metric"].isin(over_refusal.BENIGN_COMPARISONS)].set_index("metric")
+    assert set(harmful["n_prompts"]) == {1} and set(benign["n_prompts"]) == {2}
+    # over-refusal: a (0 + 50) / 2 = 25 %, b (100 + 50) / 2 = 75 %; refused at least once: a 50 %, b 100 %
+    assert (benign.loc["over_refusal_pct", "value_a"], benign.loc["over_refusal_pct", "value_b"]) == (25.0, 75.0)
+    assert benign.loc["over_refusal_any_pct", "diff"] == pytest.approx(50.0)
+    assert benign.loc["benign_mean_ssi", "diff"] == pytest.approx(0.0)  # b1 SSI 1 in both, b2 0.5 in both
+    assert table["p_holm"].to_numpy() == pytest.approx(comparisons.holm(table["p"].to_numpy()), nan_ok=True)
+    only_harmful = over_refusal.compare_both(over_refusal.harmful_rows(two_runs()), n_boot=50)
+    assert set(only_harmful["metric"]) == set(comparisons.METRICS)
+
+
+def test_by_group_both_splits_by_expected() -> None:
+    prompts = two_runs()
+    info = prompts[["model", "prompt_id"]].assign(source=["s"] * len(prompts))
+    table, harmful = over_refusal.by_group_both(prompts, info, ["source"])
+    assert set(harmful["prompt_id"]) == {"h1"}
+    split = table[table["group_by"] == "expected"].set_index(["model", "group"])
+    assert split.loc[("b", "comply"), "n_prompts"] == 2 and split.loc[("b", "comply"), "refusal_pct"] == 75.0
+    source = table[table["group_by"] == "source"].set_index(["model", "expected"])
+    assert source.loc[("a", "refuse"), "n_prompts"] == 1 and source.loc[("a", "comply"), "n_prompts"] == 2
+    plain, _ = over_refusal.by_group_both(over_refusal.harmful_rows(prompts), info, ["source"])
+    assert set(plain["group_by"]) == {"source"} and set(plain["expected"]) == {"refuse"}
