@@ -357,6 +357,7 @@ def load_prompts(
     beavertails: BeaverTailsSource = BeaverTailsSource(),
     xstest: "XSTestSource | None" = None,
     controls: str | None = None,
+    n_controls: int | str | None = None,
 ) -> Dataset:
     """Resolve the task's ``dataset`` option (``beavertails``, ``xstest``, ``bundled`` or a file) to a Dataset.
 
@@ -367,6 +368,7 @@ def load_prompts(
         beavertails: where BeaverTails comes from.
         xstest: where XSTest comes from (default: the pinned hub revision).
         controls: benign controls added after the prompts: ``bundled`` or a file; None for none.
+        n_controls: the first n controls in file order (the bundled file cycles through its kinds); None for all.
     """
     # imported here: the benign loaders build on this module's file loading
     from refusal_stability.inspect_tasks.benign import XSTestSource, add_controls, load_controls, load_xstest
@@ -387,5 +389,7 @@ def load_prompts(
         raise InputError(f"dataset={dataset!r}: {expected}")
     samples = samples[:limit] if limit else samples
     if controls not in (None, ""):
-        samples = add_controls(samples, load_controls(str(controls)), str(controls))
+        chosen = load_controls(str(controls))
+        limit_controls = parse_n_prompts(n_controls)
+        samples = add_controls(samples, chosen[:limit_controls] if limit_controls else chosen, str(controls))
     return MemoryDataset(samples, name=Path(dataset).stem)
