@@ -2,7 +2,9 @@
 
 Started once per test session (``vllm_server`` fixture in ``conftest.py``) on 127.0.0.1 with a random API key
 that Inspect reads from ``VLLM_API_KEY`` (set for the session, so ``eval_retry`` finds it too: Inspect keeps
-``api_key`` out of the log). The fault test kills it and starts it again on the same port.
+``api_key`` out of the log). The fault test kills it and starts it again on the same port. It serves one engine
+under two names (``--served-model-name <model dir> bundled-alias``): the model directory, which every test uses,
+and an alias, so that a sweep over two "models" (``inspect eval-set``) needs no second server.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ import pytest
 from refusal_stability.serving import bundled_model, vllm_cpu
 
 MAX_MODEL_LEN = 1024
+ALIAS = "bundled-alias"
+"""The second name the session's server answers to (vLLM: any of ``--served-model-name``'s names selects the
+engine; responses carry the first name)."""
 
 
 def in_ci() -> bool:
@@ -69,6 +74,7 @@ class Server:
         self.process: Any = None
         self.base_url = ""
         self.start_seconds: list[float] = []
+        self.served_names = (str(model_dir), ALIAS)
 
     def start(self) -> None:
         """Start the server (the project's serving flags) and wait until it is healthy."""
@@ -78,7 +84,7 @@ class Server:
             port=self.port,
             log_path=self.log_path,
             api_key=self.api_key,
-            extra_args=vllm_cpu.vllm_serve_flags(MAX_MODEL_LEN),
+            extra_args=[*vllm_cpu.vllm_serve_flags(MAX_MODEL_LEN), "--served-model-name", *self.served_names],
         )
         self.start_seconds.append(time.monotonic() - started)
 
