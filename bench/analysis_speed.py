@@ -3,7 +3,7 @@
 Writes 4 models x 876 prompts x 20 epochs as real .eval logs (EvalLog objects with per-epoch scores and the
 project's stability reduction, written with inspect_ai.log.write_eval_log; no model is run), plus two variants
 of the same records for provenance_overhead_pct. Writing takes minutes (Inspect's writer, ~4 ms per sample),
-so the logs are cached in --dir and reused when complete.
+so the logs are cached in --dir and reused when complete (written with ``bench/log_writer.py``'s linear writer).
 Then, in this process after imports (the analysis modules, scipy.stats and matplotlib.pyplot are imported
 before any timing, as the command's interpreter start and imports are not what is measured):
   full_command_s: `run_analyze`, the whole `refusal-stability analyze` command minus interpreter start and
@@ -58,6 +58,9 @@ def study_logs(logs_dir: Path, n_models: int, n_prompts: int, rewrite: bool, **v
         print(f"reusing {len(expected)} logs in {logs_dir}", flush=True)
         return expected
     shutil.rmtree(logs_dir, ignore_errors=True)
+    from log_writer import fast_writer  # bench/: Inspect's writer made linear in a log's samples
+
+    fast_writer()
     started = time.perf_counter()
     models = [f"vllm/bench-model-{i}" for i in range(n_models)]
     paths = synthetic.write_study(logs_dir, models, n_prompts, **variant)
