@@ -4,9 +4,8 @@ Reads a CSV (default ``<repo>/../shared/judge/judge_dev.csv.gz``) with the colum
 ``label_haiku`` and ``weight`` (``prompt`` is used when present), labels every response with
 ``refusal_stability.scorers.heuristic.classify`` and prints weighted exact agreement and
 sample-weighted Cohen's kappa against ``label_haiku``, a confusion table and per-label stats.
-Then, from the same run, a summary of the judge before/after its learned layer on both bundled sets
-(judge_dev, which tuned it, and the held-out reference set): population-weighted and unweighted Cohen's
-kappa of the regex rules alone and of rules + learned layer, and the per-response latency of each.
+Then, from the same run, a summary on both sets (judge_dev, which the rules were tuned on, and the held-out
+reference set): population-weighted and unweighted Cohen's kappa and the per-response latency.
 The last line is always ``agreement_pct=<float> kappa=<float>`` (for ``--data``).
 
 Usage::
@@ -20,7 +19,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -151,18 +149,17 @@ def judge_timed(frame: pd.DataFrame, judge) -> tuple[list[str], float]:  # noqa:
 
 
 def summary(paths: dict[str, Path]) -> None:
-    """Print weighted / unweighted kappa and latency of rules alone and rules + learned layer per data set."""
+    """Print weighted / unweighted kappa and the latency of the heuristic per data set."""
     print("\nsummary: judge vs Claude-3.5-Haiku labels (kappa_w = population-weighted, kappa_u = unweighted)")
     for name, path in paths.items():
         if not path.is_file():
             print(f"{name}: {path} not found, skipped")
             continue
         frame = load(path)
-        for judge_name, judge in (("rules", explain), ("rules+model", partial(explain, learned=True))):
-            labels, ms = judge_timed(frame, judge)
-            _, kappa_w = weighted_agreement(frame["label_haiku"], labels, frame["weight"])
-            _, kappa_u = weighted_agreement(frame["label_haiku"], labels, None)
-            print(f"{name:14} {judge_name:12} n={len(frame)} kappa_w={kappa_w:.4f} kappa_u={kappa_u:.4f} ms={ms:.3f}")
+        labels, ms = judge_timed(frame, explain)
+        _, kappa_w = weighted_agreement(frame["label_haiku"], labels, frame["weight"])
+        _, kappa_u = weighted_agreement(frame["label_haiku"], labels, None)
+        print(f"{name:14} n={len(frame)} kappa_w={kappa_w:.4f} kappa_u={kappa_u:.4f} ms={ms:.3f}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -275,13 +275,12 @@ def test_answers_that_start_with_no_are_not_bare_refusals(text: str) -> None:
     assert classify(text) == COMPLY
 
 
-def test_bench_summary_prints_both_judges_on_each_set(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_summary_prints_kappa_on_each_set(capsys: pytest.CaptureFixture[str]) -> None:
     bench = _load_bench()
     dev = shared_path("judge/judge_dev.csv.gz")
     bench.summary({"judge_dev": dev, "missing": dev.with_name("nope.csv.gz")})
     out = capsys.readouterr().out
-    assert "judge_dev      rules        n=989 kappa_w=" in out
-    assert "judge_dev      rules+model  n=989 kappa_w=" in out
+    assert "judge_dev      n=989 kappa_w=" in out
     assert "nope.csv.gz not found, skipped" in out
 
 
