@@ -2,8 +2,9 @@
 
 Read right after ``generate`` from the sample's transcript (public ``inspect_ai.log.transcript()``): the model
 events added by this generate call whose model is the one under test (a grader runs later, in the scorer, under
-its own role). Their ``call.request`` is the body the provider client sent; ``call`` is None for mock models,
-cache hits, ``--log-model-api false`` and providers that log no call, and the record is then unverified.
+its own role). Their ``call.request`` is the body the provider client sent; ``call`` is None for cache hits,
+``--log-model-api false`` and providers that log no call, and the record is then unverified (so is
+``mockllm/``, whose logged request is synthetic).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from refusal_stability.definitions.sent_sampling import UNVERIFIED, SentSampling
 logger = logging.getLogger(__name__)
 
 SAMPLING_MODES = ("warn", "strict")
+MOCK_PROVIDERS = ("mockllm/",)
 
 
 class SamplingNotSentError(RuntimeError):
@@ -40,8 +42,12 @@ def generation_event(since: int, model: str) -> ModelEvent | None:
 
 
 def sent_by(event: ModelEvent | None) -> tuple[SentSampling, str | None]:
-    """What the event's request carried, and the response's ``system_fingerprint`` when it has one."""
-    if event is None or event.call is None:
+    """What the event's request carried, and the response's ``system_fingerprint`` when it has one.
+
+    ``mockllm/`` logs a synthetic request (its messages only) while it reads the config directly: no request
+    went over a wire, so it is unverified, like a call that was not logged.
+    """
+    if event is None or event.call is None or str(event.model).startswith(MOCK_PROVIDERS):
         return UNVERIFIED, None
     response = event.call.response if isinstance(event.call.response, dict) else {}
     fingerprint = response.get("system_fingerprint")

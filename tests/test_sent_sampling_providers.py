@@ -137,3 +137,12 @@ def test_anthropic_drops_top_p_even_when_set(anthropic_api, tmp_path):
     assert log.status == "success"
     assert [b.get("top_p") for b in anthropic_api.bodies()] == [None, None]
     assert {m["sent_top_p"] for m in epoch_metadata(log)} == {None}
+
+
+def test_mockllm_is_unverified_and_analysed_as_asked(tmp_path):
+    log = run("mockllm/model", tmp_path, temperatures=[0.0, 1.0], seeds=[1])
+    assert {m["sent_verified"] for m in epoch_metadata(log)} == {False}
+    result = analyze([tmp_path / "logs"], n_boot=20)
+    row = result.per_model.iloc[0]
+    assert (row["temperature_sent"], row["seed_sent"]) == ("unverified", "unverified")
+    assert sorted(result.within_temperature["temperature"].unique()) == [0.0, 1.0]
