@@ -34,7 +34,7 @@ def flipping_responder():
     return respond
 
 
-def run(model: str, tmp_path, **task_args):
+def run(model, tmp_path, **task_args):
     args = {"dataset": "bundled", "n_prompts": 2, "judge": "heuristic", "max_tokens": 64, **task_args}
     logs = inspect_eval(
         refusal_stability(**args), model=model, log_dir=str(tmp_path / "logs"), display="none", max_connections=4
@@ -140,7 +140,10 @@ def test_anthropic_drops_top_p_even_when_set(anthropic_api, tmp_path):
 
 
 def test_mockllm_is_unverified_and_analysed_as_asked(tmp_path):
-    log = run("mockllm/model", tmp_path, temperatures=[0.0, 1.0], seeds=[1])
+    from mock_models import mock_model
+
+    log = run(mock_model(lambda messages, config: REFUSAL), tmp_path, temperatures=[0.0, 1.0], seeds=[1])
+    assert log.status == "success", log.error
     assert {m["sent_verified"] for m in epoch_metadata(log)} == {False}
     result = analyze([tmp_path / "logs"], n_boot=20)
     row = result.per_model.iloc[0]
