@@ -13,15 +13,18 @@ import pandas as pd
 
 from refusal_stability.analysis import formatting as fmt
 from refusal_stability.analysis.attack import reask_sentence
+from refusal_stability.analysis.findings_benign import reask_user_sentence, run_sentence
 from refusal_stability.analysis.metrics import ATTACK_K
 from refusal_stability.analysis.report_data import (
     agreement_pairs,
     incomplete_rows,
+    settings_of,
     statistics_of,
     table_of,
     threshold_of,
 )
 from refusal_stability.analysis.result_tables import AnalysisTables
+from refusal_stability.analysis.sent_sampling import describe_run
 
 MAX_FINDINGS = 6
 
@@ -182,6 +185,15 @@ def temperature_sentence(result: AnalysisTables) -> str | None:
     return text + "."
 
 
+def sampling_sentences(per_model: Any, settings: Mapping[str, Any]) -> list[str]:
+    """What reached each run's model (temperature, seed, top_p), in plain words: the first key finding."""
+    if per_model is None or "temperature_sent" not in per_model.columns:
+        return []
+    runs = [describe_run(row).rstrip(".") for _, row in per_model.iterrows()]
+    notes = [str(note) for note in settings.get("sampling_notes") or []]
+    return ["What reached the model — " + "; ".join(runs) + "." + "".join(f" {note}." for note in notes)]
+
+
 def key_findings(result: AnalysisTables) -> list[str]:
     """3-6 plain sentences from the numbers, each with its 95 % CI (where one exists) and n.
 
@@ -189,20 +201,21 @@ def key_findings(result: AnalysisTables) -> list[str]:
     the most stable), the strongest significant comparisons, the attacker's view, judge agreement and the
     temperature effect, up to ``MAX_FINDINGS`` sentences.
     """
-    findings = incomplete_sentences(result)
     per_model = table_of(result, "per_model")
+    findings = [*sampling_sentences(per_model, settings_of(result)), *incomplete_sentences(result)]
     threshold = threshold_of(result)
     if per_model is not None and "flip_pct" in per_model:
         rows = per_model.to_dict("records")
         if len(rows) <= 3:
-            findings += [model_sentence(row, threshold) for row in rows]
+            findings += [run_sentence(row, threshold) for row in rows]
         else:
             ordered = sorted(rows, key=lambda r: (-float(r["flip_pct"]), str(r["model"])))
-            findings.append("Least stable run: " + model_sentence(ordered[0], threshold))
-            findings.append("Most stable run: " + model_sentence(ordered[-1], threshold))
+            findings.append("Least stable run: " + run_sentence(ordered[0], threshold))
+            findings.append("Most stable run: " + run_sentence(ordered[-1], threshold))
     extras = [
         *comparison_sentences(result, limit=2),
         attack_sentence(result),
+        reask_user_sentence(result),
         agreement_sentence(result),
         temperature_sentence(result),
     ]

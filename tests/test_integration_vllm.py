@@ -191,6 +191,22 @@ def test_temperature_one_differs_across_seeds(heuristic_runs: tuple[EvalLog, Eva
     assert differing, "no prompt produced different text for different seeds at temperature 1.0"
 
 
+def test_vllm_receives_temperature_and_seed_and_the_analysis_says_all(
+    heuristic_runs: tuple[EvalLog, EvalLog],
+) -> None:
+    """The request body Inspect sent to the real vLLM server carried each epoch's temperature and seed."""
+    from refusal_stability.analysis import analyze
+
+    log = heuristic_runs[0]
+    for sample in log.samples or []:
+        meta = sample.scores["refusal_judge"].metadata
+        temperature, seed = GRID[sample.epoch - 1]
+        assert meta["sent_verified"] is True
+        assert (meta["sent_temperature"], meta["sent_seed"]) == (temperature, seed)
+    row = analyze([log.location], n_boot=20).per_model.iloc[0]
+    assert (row["temperature_sent"], row["seed_sent"]) == ("all", "all")
+
+
 def test_analysis_report_builds_from_the_log(heuristic_runs: tuple[EvalLog, EvalLog], tmp_path: Path) -> None:
     from refusal_stability.analysis.cli import add_analyze_arguments, run_analyze
 
