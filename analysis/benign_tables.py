@@ -53,8 +53,8 @@ def add_benign(result: AnalysisTables, benign: pd.DataFrame, threshold: float, n
     per_model = result.per_model.merge(summary, on="model", how="outer")
     if "n_prompts" in per_model.columns:
         per_model["n_prompts"] = per_model["n_prompts"].fillna(0).astype(int)
-    if len(benign) and "judge" in per_model.columns:  # a run of benign prompts only: its judge and unscored
-        only_benign = per_model["judge"].isna()
+    only_benign = per_model["judge"].isna() if "judge" in per_model.columns else pd.Series(False, index=per_model.index)
+    if len(benign) and only_benign.any():  # a run of benign prompts only: its judge and unscored
         records = plain_text(benign[["model", "judge", "label"]])
         pairs = records.drop_duplicates(["model", "judge"]).sort_values("judge")
         judges = pairs.groupby("model")["judge"].agg(", ".join)
