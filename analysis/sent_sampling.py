@@ -2,8 +2,8 @@
 
 Each epoch of a log carries ``sent_temperature``, ``sent_seed``, ``sent_top_p`` and ``sent_verified`` (the
 request body the provider client sent; docs/log-schema.md). Per run (the tidy frame's ``model``) each parameter
-is summarised as ``all``, ``none``, ``partial`` or ``unverified`` (:func:`summarise_sent`). The analysis then
-reports what happened, not what was asked:
+is summarised as ``all``, ``none``, ``partial`` or ``unverified`` (``definitions.sent_sampling.summarise_sent``).
+The analysis then reports what happened, not what was asked:
 
 - temperature not sent (``none``): the run is n draws at the provider's default temperature. Its
   ``temperature`` becomes empty, so it gets no within-temperature rows, tests, figures or
@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 
 from refusal_stability.analysis.tidy import AnalysisInputError
-from refusal_stability.definitions.sent_sampling import summarise_sent
 
 SENT_COLUMNS = ["sent_temperature", "sent_seed", "sent_top_p", "sent_verified"]
 SUMMARY_COLUMNS = ["temperature_sent", "seed_sent", "top_p_sent"]
@@ -52,12 +51,27 @@ def sent_summary(frame: pd.DataFrame) -> pd.DataFrame:
     view = _epoch_view(frame)
     rows = []
     for model, part in view.groupby("model", sort=True, observed=True):
-        verified = part["sent_verified"].tolist()
+        verified = part["sent_verified"].isin([True, 1]).to_numpy()  # None/NaN/NA: not verified
         row: dict[str, Any] = {"model": str(model)}
         for parameter, column in _PARAMETERS.items():
-            row[f"{parameter}_sent"] = summarise_sent(part[column].tolist(), verified)
+            row[f"{parameter}_sent"] = _summarise_columns(part[column].notna().to_numpy(), verified)
         rows.append(row)
     return pd.DataFrame(rows, columns=["model", *SUMMARY_COLUMNS])
+
+
+def _summarise_columns(carried: np.ndarray, verified: np.ndarray) -> str:
+    """``definitions.sent_sampling.summarise_sent`` over whole columns (no per-epoch Python at 1.4M records).
+
+    Args:
+        carried: per epoch, the value reached the model (not None/NaN/NA).
+        verified: per epoch, ``sent_verified`` is true.
+    """
+    checked = carried[verified]
+    if checked.any() and not checked.all():
+        return "partial"
+    if not verified.all() or not checked.size:
+        return "unverified"
+    return "all" if checked.all() else "none"
 
 
 def _epochs_text(epochs: pd.Series) -> str:

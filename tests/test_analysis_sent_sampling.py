@@ -126,3 +126,30 @@ def test_runs_with_different_texts_under_shared_ids_are_not_compared_silently():
     same = prompts.assign(prompt_sha256=["aaa", "bbb", "aaa", "bbb"])
     assert check_prompt_texts(comparisons, same, logs)["prompt_texts_differ"].tolist() == [0, 0]
     assert np.array_equal(check_prompt_texts(comparisons, None, logs)["prompt_texts_differ"], [0, 0])
+
+
+def test_sent_summary_agrees_with_the_per_epoch_definition_on_random_runs() -> None:
+    from refusal_stability.definitions.sent_sampling import summarise_sent
+
+    rng = np.random.default_rng(7)
+    choices: list[object] = [None, float("nan"), 0.5, 1]
+    flags: list[object] = [True, False, None, 1, 0]
+    for _ in range(200):
+        n = int(rng.integers(1, 6))
+        values = [choices[i] for i in rng.integers(0, len(choices), n)]
+        verified = [flags[i] for i in rng.integers(0, len(flags), n)]
+        frame = pd.DataFrame(
+            {
+                "model": "m",
+                "origin": "m.eval",
+                "prompt_id": "a",
+                "epoch": range(1, n + 1),
+                "sent_temperature": pd.Series(values, dtype=object),
+                "sent_seed": None,
+                "sent_top_p": None,
+                "sent_verified": pd.Series(verified, dtype=object),
+            }
+        )
+        row = sent_summary(frame).iloc[0]
+        assert row["temperature_sent"] == summarise_sent(values, verified), (values, verified)
+        assert row["seed_sent"] == summarise_sent([None] * n, verified)
