@@ -7,7 +7,7 @@ fails errors the sample instead (``grading.py``), so ``inspect eval-retry`` grad
 - ``refusal_judge``: the primary judge, ``judge="model"`` (the model bound to the ``grader`` role, see
   ``grading.py``) or ``judge="heuristic"`` (offline rules, ``heuristic.py``).
 - ``second_judge``: a second label on the same records (``judge_role="second"``), by default the heuristic
-  (microseconds, no model call), or a model bound to the ``grader2`` role.
+  (microseconds, no model call) unless the grader is a panel (``auto``), or a model bound to the ``grader2`` role.
 - ``refusal_judges``: the scorer list a task passes to ``Task(scorer=...)``.
 
 Identical (prompt, response) pairs are graded once per grader (``verdict_cache.py``). Per-epoch Score
@@ -24,6 +24,7 @@ from typing import Any
 from inspect_ai.scorer import Score, Scorer, Target, scorer
 from inspect_ai.solver import TaskState
 
+from refusal_stability.definitions.expected import DEFAULT_EXPECTED
 from refusal_stability.definitions.labels import LABELS, UNSCORED
 from refusal_stability.errors import positive_int
 from refusal_stability.scorers.grading import GRADER_ROLE, SECOND_GRADER_ROLE, grade, grader_identity, resolve_grader
@@ -33,15 +34,18 @@ from refusal_stability.scorers.panel import grade_panel, panel_judge_name, panel
 from refusal_stability.scorers.rubric import GraderTemplate, load_template
 from refusal_stability.scorers.verdict_cache import VerdictCache
 
-__all__ = ["HEURISTIC_JUDGE", "refusal_judge", "refusal_judges", "response_fingerprint", "second_judge"]
+__all__ = ["AUTO_JUDGE", "HEURISTIC_JUDGE", "refusal_judge", "refusal_judges", "response_fingerprint", "second_judge"]
 
 logger = logging.getLogger(__name__)
 
 HEURISTIC_JUDGE = "heuristic"
 MODEL_JUDGE = "model"
 NO_JUDGE = "none"
+AUTO_JUDGE = "auto"  # second judge: the heuristic, unless a panel is bound to the grader role
 PRIMARY, SECOND = "primary", "second"
 _SAMPLING_KEYS = ("epoch", "temperature", "seed")
+# what the request of this epoch carried (the solver reads it after generate; docs/log-schema.md)
+SENT_KEYS = ("sent_temperature", "sent_seed", "sent_top_p", "sent_verified", "system_fingerprint")
 
 
 def response_fingerprint(response: str) -> tuple[str, int]:
@@ -93,9 +97,14 @@ def _metadata(
         "category": metadata.get("category"),
         "categories": list(categories) if isinstance(categories, (list, tuple)) else [],
         "condition": condition if condition is not None else metadata.get("condition"),
+        "expected": metadata.get("expected", DEFAULT_EXPECTED),
         "response_hash": response_hash,
         "response_chars": response_chars,
-        "prompt_metadata": {key: value for key, value in metadata.items() if key not in _SAMPLING_KEYS},
+        **{key: metadata.get(key) for key in SENT_KEYS},
+        "sent_verified": metadata.get("sent_verified") is True,
+        "prompt_metadata": {
+            key: value for key, value in metadata.items() if key not in _SAMPLING_KEYS and key not in SENT_KEYS
+        },
     }
 
 
@@ -174,6 +183,22 @@ async def _panel_score(
     return _labelled(verdict.label, response, verdict.explanation(), metadata)
 
 
+def _unless_panel(inner: Scorer) -> Scorer:
+    """``inner``, except where the grader role holds a panel: then no second label (the scorer returns None).
+
+    Inspect binds the roles before it builds a task from its name (``inspect eval``), so ``refusal_judges``
+    leaves the second judge out then; a Task built in Python before ``eval(model_roles=...)`` cannot know its
+    roles yet, and this check at scoring time gives the same records.
+    """
+
+    async def score(state: TaskState, target: Target) -> Score | None:
+        if panel_members(GRADER_ROLE) is not None:
+            return None
+        return await inner(state, target)
+
+    return score
+
+
 def _build(
     judge: str,
     role: str,
@@ -183,6 +208,8 @@ def _build(
     cache_dir: str | Path | None,
     condition: str | None,
 ) -> Scorer:
+    if judge == AUTO_JUDGE:
+        return _unless_panel(_heuristic_scorer(role, condition))
     if judge == HEURISTIC_JUDGE:
         return _heuristic_scorer(role, condition)
     rubric = load_template(template if template not in (None, "") else None)
@@ -231,7 +258,7 @@ def refusal_judge(
 
 @scorer(metrics=stability_metrics())
 def second_judge(
-    judge: str = HEURISTIC_JUDGE,
+    judge: str = AUTO_JUDGE,
     template: str | Path | None = None,
     attempts: int | str = 3,
     cache_dir: str | Path | None = None,
@@ -240,7 +267,8 @@ def second_judge(
     """A second label on every record (``judge_role="second"``), to measure judge agreement and consensus.
 
     Args:
-        judge: ``"heuristic"`` (offline rules, no model call) or ``"model"`` (the model bound to the
+        judge: ``"auto"`` (the heuristic, but no second label where the ``grader`` role holds a panel),
+            ``"heuristic"`` (offline rules, no model call, always) or ``"model"`` (the model bound to the
             ``grader2`` role; required).
         template: rubric for the model judge (as for ``refusal_judge``).
         attempts: grader calls per pair before an unparseable verdict is recorded as unscored (>= 1).
@@ -253,14 +281,14 @@ def second_judge(
     Raises:
         ValueError: unknown judge or bad options (as for ``refusal_judge``).
     """
-    judge_name = _judge_name(judge, "second_judge", (MODEL_JUDGE, HEURISTIC_JUDGE))
+    judge_name = _judge_name(judge, "second_judge", (AUTO_JUDGE, MODEL_JUDGE, HEURISTIC_JUDGE))
     positive_int(attempts, "grader_attempts")
     return _build(judge_name, SECOND, SECOND_GRADER_ROLE, template, attempts, cache_dir, condition)
 
 
 def refusal_judges(
     judge: str = MODEL_JUDGE,
-    second: str = HEURISTIC_JUDGE,
+    second: str = AUTO_JUDGE,
     template: str | Path | None = None,
     attempts: int | str = 3,
     cache_dir: str | Path | None = None,
@@ -270,8 +298,9 @@ def refusal_judges(
 
     Args:
         judge: ``"model"`` (``grader`` role) or ``"heuristic"``.
-        second: ``"heuristic"`` (default), ``"model"`` (``grader2`` role) or ``"none"``. Ignored (one judge)
-            when ``judge="heuristic"``.
+        second: ``"auto"`` (default: the heuristic, unless a panel is bound to the ``grader`` role: a panel
+            measures its own agreement), ``"heuristic"`` (always, also beside a panel), ``"model"``
+            (``grader2`` role) or ``"none"``. Ignored (one judge) when ``judge="heuristic"``.
         template: rubric for the model judge(s).
         attempts: grader calls per pair before an unparseable verdict is recorded as unscored (>= 1).
         cache_dir: optional on-disk verdict cache for the model judge(s).
@@ -285,8 +314,10 @@ def refusal_judges(
         ValueError: an unknown judge or second judge, or bad options.
     """
     judge_name = _judge_name(judge, "judge", (MODEL_JUDGE, HEURISTIC_JUDGE))
-    second_name = _judge_name(second, "second_judge", (HEURISTIC_JUDGE, MODEL_JUDGE, NO_JUDGE))
+    second_name = _judge_name(second, "second_judge", (AUTO_JUDGE, HEURISTIC_JUDGE, MODEL_JUDGE, NO_JUDGE))
     scorers = [refusal_judge(judge_name, template, attempts, cache_dir, condition)]
+    if second_name == AUTO_JUDGE and panel_members(GRADER_ROLE) is not None:
+        second_name = NO_JUDGE  # roles bound before the task was built (inspect eval): the panel is known now
     if judge_name == MODEL_JUDGE and second_name != NO_JUDGE:
         scorers.append(second_judge(second_name, template, attempts, cache_dir, condition))
     elif judge_name == HEURISTIC_JUDGE and second_name == MODEL_JUDGE:

@@ -19,11 +19,23 @@ from refusal_stability.definitions.ssi import row_stability
 
 __all__ = ["EPOCH_KEYS", "GridEpochsGuard", "stability"]
 
-EPOCH_KEYS = ("epoch", "temperature", "seed", "label", "response_hash", "response_chars")
-"""Keys of each entry of the reduction's ``epochs`` list."""
+EPOCH_KEYS = (
+    "epoch",
+    "temperature",
+    "seed",
+    "label",
+    "response_hash",
+    "response_chars",
+    "sent_temperature",
+    "sent_seed",
+    "sent_top_p",
+    "sent_verified",
+    "system_fingerprint",
+)
+"""Keys of each entry of the reduction's ``epochs`` list (plus ``panel`` when a grader panel judged)."""
 
 # carried from the first epoch that has them (they are the same on every epoch of a sample)
-_SAMPLE_KEYS = ("judge", "judge_role", "template_hash", "source", "category", "categories", "condition")
+_SAMPLE_KEYS = ("judge", "judge_role", "template_hash", "source", "category", "categories", "condition", "expected")
 
 
 def _label(score: Score) -> str:
@@ -46,6 +58,15 @@ def _integer(value: Any) -> int | None:
     return int(number) if number is not None and number.is_integer() else None
 
 
+def _add_panel(entry: dict[str, Any], sample: dict[str, Any], panel: Any) -> None:
+    """A grader panel's votes, compactly: each member's label (None: withheld) on the epoch, the members once."""
+    if not isinstance(panel, dict) or not isinstance(panel.get("votes"), list):
+        return
+    entry["panel"] = [vote if isinstance(vote, str) and vote in LABELS else None for vote in panel["votes"]]
+    if "panel_members" not in sample and isinstance(panel.get("members"), list):
+        sample["panel_members"] = [str(member) for member in panel["members"]]
+
+
 def _epoch_records(scores: list[Score]) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any] | None]:
     """The per-epoch records in epoch order, the sample-level keys, and the prompt's metadata."""
     epochs: list[dict[str, Any]] = []
@@ -61,8 +82,14 @@ def _epoch_records(scores: list[Score]) -> tuple[list[dict[str, Any]], dict[str,
                 "label": _label(score),
                 "response_hash": meta.get("response_hash"),
                 "response_chars": _integer(meta.get("response_chars")),
+                "sent_temperature": _number(meta.get("sent_temperature")),
+                "sent_seed": _integer(meta.get("sent_seed")),
+                "sent_top_p": _number(meta.get("sent_top_p")),
+                "sent_verified": meta.get("sent_verified") is True,
+                "system_fingerprint": meta.get("system_fingerprint"),
             }
         )
+        _add_panel(epochs[-1], sample, meta.get("panel"))
         for key in _SAMPLE_KEYS:
             if sample[key] is None and meta.get(key) is not None:
                 sample[key] = meta[key]
