@@ -5,7 +5,9 @@ configuration occurs more than once for a judge (a re-run of the same grid), the
 each judge pairs with the i-th of the other, in (eval_id, epoch) order. Pairs where either label is
 UNSCORED are excluded from every agreement figure and counted in ``n_excluded``.
 
-``cohens_kappa`` is the one kappa implementation of the project.
+Kappa and its bootstrap CI come from :mod:`refusal_stability.definitions.agreement`, the one implementation
+(``cohens_kappa`` here checks a confusion matrix and calls it); CIs resample prompts ((model, prompt_id)),
+seeded. Several judges, grader panels and the report's judge studies: :mod:`judge_studies`.
 """
 
 from __future__ import annotations
@@ -18,8 +20,14 @@ import pandas as pd
 from refusal_stability.analysis.metrics import COUNT_COLUMNS, label_codes, stability_from_counts
 from refusal_stability.analysis.statistics import json_float
 from refusal_stability.analysis.tidy import plain_text
-from refusal_stability.scorers.labels import LABELS
-from refusal_stability.scorers.ssi import UNSTABLE_THRESHOLD
+from refusal_stability.definitions.agreement import (
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    kappa_from_tables,
+    pair_agreement,
+)
+from refusal_stability.definitions.labels import LABELS
+from refusal_stability.definitions.ssi import UNSTABLE_THRESHOLD
 
 PAIR_KEYS = ["model", "prompt_id", "temperature", "seed"]
 CONSENSUS_COLUMNS = [
@@ -56,14 +64,7 @@ def cohens_kappa(confusion: np.ndarray) -> float:
         raise ValueError(f"confusion must be a square matrix (rows judge A, columns judge B), got shape {table.shape}")
     if (table < 0).any():
         raise ValueError("confusion must hold non-negative counts")
-    total = table.sum()
-    if total <= 0:
-        return float("nan")
-    observed = np.trace(table) / total
-    expected = float((table.sum(axis=0) * table.sum(axis=1)).sum() / total**2)
-    if expected >= 1 - 1e-12:
-        return float("nan")
-    return float((observed - expected) / (1 - expected))
+    return float(kappa_from_tables(table))
 
 
 def key_codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
@@ -98,7 +99,7 @@ def _order_codes(rows: pd.DataFrame) -> list[np.ndarray]:
     return keys
 
 
-class _Pairing(NamedTuple):
+class Pairing(NamedTuple):
     """Positions (into ``rows``) of paired records, with label codes (0-2 valid, 3 invalid)."""
 
     rows: pd.DataFrame
@@ -109,7 +110,7 @@ class _Pairing(NamedTuple):
     unpaired_b: int
 
 
-def _pair(frame: pd.DataFrame, judge_a: str, judge_b: str) -> _Pairing:
+def pair_judges(frame: pd.DataFrame, judge_a: str, judge_b: str) -> Pairing:
     """Pair judge A's records with judge B's (see the module docstring); vectorised over integer codes."""
     if judge_a == judge_b:
         raise ValueError(f"judge_agreement needs two different judges, got {judge_a!r} twice")
@@ -130,7 +131,7 @@ def _pair(frame: pd.DataFrame, judge_a: str, judge_b: str) -> _Pairing:
     a_pos, b_pos = np.flatnonzero(~is_b), np.flatnonzero(is_b)
     match = pd.Index(record[b_pos]).get_indexer(record[a_pos])
     paired_a, paired_b = a_pos[match >= 0], b_pos[match[match >= 0]]
-    return _Pairing(
+    return Pairing(
         rows, paired_a, paired_b, label_codes(rows["label"]), len(a_pos) - len(paired_a), len(b_pos) - len(paired_b)
     )
 
@@ -152,7 +153,7 @@ def paired_labels(frame: pd.DataFrame, judge_a: str, judge_b: str) -> tuple[pd.D
     Raises:
         ValueError: a judge has no records in the frame, or the two judges are the same.
     """
-    pairing = _pair(frame, judge_a, judge_b)
+    pairing = pair_judges(frame, judge_a, judge_b)
     columns = [*PAIR_KEYS] + (["epoch"] if "epoch" in frame.columns else [])
     pairs = pairing.rows.iloc[pairing.a][columns].reset_index(drop=True)
     labels = pairing.rows["label"].to_numpy()
@@ -173,7 +174,9 @@ def _figures(confusion: np.ndarray) -> dict[str, Any]:
     }
 
 
-def judge_agreement(frame: pd.DataFrame, judge_a: str, judge_b: str) -> dict[str, Any]:
+def judge_agreement(
+    frame: pd.DataFrame, judge_a: str, judge_b: str, n_boot: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED
+) -> dict[str, Any]:
     """Exact agreement, Cohen's kappa and confusion matrix of two judges, overall and per model.
 
     Args:
@@ -181,10 +184,13 @@ def judge_agreement(frame: pd.DataFrame, judge_a: str, judge_b: str) -> dict[str
             eval_id); rows of other judges are ignored.
         judge_a: the selected (``--judge``) judge: rows of the confusion matrix.
         judge_b: the other judge: columns.
+        n_boot: bootstrap resamples of prompts for the overall CIs.
+        seed: bootstrap seed.
 
     Returns:
         agreement.json content: ``judges`` [a, b]; overall ``n_pairs``, ``agreement_pct`` (0-100),
-        ``kappa``, ``confusion`` (``{label_a: {label_b: count}}``, REFUSE/PARTIAL/COMPLY), computed on
+        ``kappa``, their 95 % CIs ``agreement_ci_low/high`` and ``kappa_ci_low/high`` (prompts resampled),
+        ``confusion`` (``{label_a: {label_b: count}}``, REFUSE/PARTIAL/COMPLY), computed on
         pairs where both labels are valid; ``n_excluded`` (pairs with an UNSCORED label),
         ``n_unpaired_a`` / ``n_unpaired_b`` (records without a partner); ``per_model``: the same figures
         (without ``judges`` and the unpaired counts) per model with at least one pair. agreement_pct and
@@ -194,17 +200,28 @@ def judge_agreement(frame: pd.DataFrame, judge_a: str, judge_b: str) -> dict[str
     Raises:
         ValueError: a judge is missing, or the two judges are the same.
     """
-    return _agreement(_pair(frame, judge_a, judge_b), judge_a, judge_b)
+    return agreement_of_pairing(pair_judges(frame, judge_a, judge_b), judge_a, judge_b, n_boot, seed)
 
 
-def _agreement(pairing: _Pairing, judge_a: str, judge_b: str) -> dict[str, Any]:
-    """``judge_agreement`` from a pairing already made."""
+def _intervals(pairing: Pairing, n_boot: int, seed: int) -> dict[str, Any]:
+    """The 95 % bootstrap CIs of agreement % and kappa over the pairs, resampling (model, prompt_id)."""
+    clusters = key_codes(pairing.rows.iloc[pairing.a], ["model", "prompt_id"])
+    figures = pair_agreement(pairing.labels[pairing.a], pairing.labels[pairing.b], clusters, n_boot=n_boot, seed=seed)
+    names = ("agreement_ci_low", "agreement_ci_high", "kappa_ci_low", "kappa_ci_high")
+    return {name: json_float(figures[name]) if figures[name] is not None else None for name in names}
+
+
+def agreement_of_pairing(
+    pairing: Pairing, judge_a: str, judge_b: str, n_boot: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED
+) -> dict[str, Any]:
+    """``judge_agreement`` from a pairing already made (:func:`pair_judges`)."""
     models, names = pd.factorize(pairing.rows["model"].iloc[pairing.a], sort=True)
     cells = models * 16 + pairing.labels[pairing.a] * 4 + pairing.labels[pairing.b]
     tables = np.bincount(cells, minlength=len(names) * 16).reshape(len(names), 4, 4)
     return {
         "judges": [judge_a, judge_b],
         **_figures(tables.sum(axis=0)),
+        **_intervals(pairing, n_boot, seed),
         "n_unpaired_a": int(pairing.unpaired_a),
         "n_unpaired_b": int(pairing.unpaired_b),
         "per_model": {str(name): _figures(tables[i]) for i, name in enumerate(names)},
@@ -251,11 +268,11 @@ def consensus(
     """
     if min_records < 1:
         raise ValueError(f"min_records must be at least 1, got {min_records}")
-    return _consensus(_pair(frame, judge_a, judge_b), judge_a, min_records, threshold)
+    return consensus_of_pairing(pair_judges(frame, judge_a, judge_b), judge_a, min_records, threshold)
 
 
-def _consensus(
-    pairing: _Pairing, judge_a: str, min_records: int, threshold: float
+def consensus_of_pairing(
+    pairing: Pairing, judge_a: str, min_records: int, threshold: float
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``consensus`` from a pairing already made."""
     rows, labels = pairing.rows, pairing.labels
@@ -289,59 +306,3 @@ def _consensus(
         )
     sensitive = table.rename(columns={"flipped": "flipped_all"})[SENSITIVE_COLUMNS].reset_index(drop=True)
     return pd.DataFrame(rows, columns=CONSENSUS_COLUMNS), sensitive
-
-
-class JudgeStudies(NamedTuple):
-    """Everything the analysis derives from a second judge (all None with one judge).
-
-    Attributes:
-        agreement: agreement.json content: one ``judge_agreement`` object, or ``{"pairs": [...]}`` when
-            there are several pairs.
-        consensus: consensus.csv (one row per model of each selected judge).
-        judge_sensitive: model, prompt_id, judge_sensitive (bool) per prompt of the selected judges.
-    """
-
-    agreement: dict[str, Any] | None
-    consensus: pd.DataFrame | None
-    judge_sensitive: pd.DataFrame | None
-
-
-def judge_studies(
-    selected: pd.DataFrame, tidy: pd.DataFrame, min_records: int = 5, threshold: float = UNSTABLE_THRESHOLD
-) -> JudgeStudies:
-    """Agreement, consensus and judge sensitivity of the selected judges against every other judge.
-
-    Models may have different selected judges (the ``--judge`` one, or each task run's primary judge). Each
-    selected judge is paired with every other judge that labelled its models (in sorted order); consensus
-    uses the first of those other judges (the second judge of a task run).
-
-    Args:
-        selected: tidy rows of the selected judge(s) (what the metrics use).
-        tidy: tidy rows of every judge.
-        min_records: minimum consensus records per prompt (``--consensus-min``).
-        threshold: SSI threshold for "unstable".
-
-    Returns:
-        The JudgeStudies; every field None when no selected judge shares a model with another judge.
-    """
-    if min_records < 1:
-        raise ValueError(f"min_records must be at least 1, got {min_records}")
-    pairs, tables, flags = [], [], []
-    for judge, rows in selected.groupby("judge", sort=True, observed=True):
-        judge = str(judge)
-        models = rows["model"].unique()
-        theirs = tidy[tidy["model"].isin(models)]
-        for index, other in enumerate(sorted(set(theirs["judge"].unique()) - {judge})):
-            pairing = _pair(theirs, judge, other)  # one pairing serves agreement and consensus
-            pairs.append(_agreement(pairing, judge, other))
-            if index == 0:
-                table, sensitive = _consensus(pairing, judge, min_records, threshold)
-                tables.append(table)
-                flags.append(sensitive[["model", "prompt_id", "judge_sensitive"]])
-    if not pairs:
-        return JudgeStudies(None, None, None)
-    return JudgeStudies(
-        pairs[0] if len(pairs) == 1 else {"pairs": pairs},
-        pd.concat(tables, ignore_index=True),
-        pd.concat(flags, ignore_index=True),
-    )

@@ -9,7 +9,9 @@ label and the reference label (header-only read). For each log the analysis repo
 - each other label column of the reference file named ``label_*`` (e.g. ``label_primary``, the paper's
   primary judge on the bundled set): a baseline measured on the same responses.
 
-Written as ``judge_check.csv`` (one row per log x judge) and ``judge_check.json``.
+Written as ``judge_check.csv`` (one row per log x judge) and ``judge_check.json``. ``refusal-stability
+analyze`` routes such a log here (:func:`judge_check_read`) instead of reading study records from it, so a
+check and a study can be analysed, and reported, together.
 """
 
 from __future__ import annotations
@@ -22,7 +24,15 @@ import pandas as pd
 
 from refusal_stability.definitions.judge_check import CONTRACT_NAMES, JUDGE_CHECK_SCORER, judge_check_figures
 
-__all__ = ["JUDGE_CHECK_COLUMNS", "JudgeCheckRun", "is_judge_check", "judge_check_table", "read_judge_check"]
+__all__ = [
+    "JUDGE_CHECK_COLUMNS",
+    "JudgeCheckRun",
+    "is_judge_check",
+    "judge_check_json",
+    "judge_check_read",
+    "judge_check_table",
+    "read_judge_check",
+]
 
 JUDGE_CHECK_COLUMNS = ["log", "reference", "judge", "kind", *CONTRACT_NAMES]
 JUDGE, MEMBER, BASELINE = "judge", "panel member", "baseline"
@@ -96,6 +106,42 @@ def read_judge_check(path: str | Path, header: Any | None = None) -> JudgeCheckR
     judges = {str((s.metadata or {}).get("judge")) for s in reductions[0].samples}
     judge = judges.pop() if len(judges) == 1 else ",".join(sorted(judges))
     return JudgeCheckRun(str(path), str(metadata.get("reference", "")), judge, pd.DataFrame(rows))
+
+
+def judge_check_read(path: Any, header: Any) -> tuple[pd.DataFrame, pd.DataFrame, Any]:
+    """What the analysis reads of a judge-check log: no tidy rows, and a LogInfo carrying its records.
+
+    Raises:
+        AnalysisInputError: the log holds no judge_check scores (an unfinished check).
+    """
+    from refusal_stability.analysis.log_info import LogInfo
+    from refusal_stability.analysis.tidy import TIDY_COLUMNS, AnalysisInputError, finish_tidy
+
+    try:
+        run = read_judge_check(path, header)
+    except ValueError as exc:
+        raise AnalysisInputError(str(exc)) from exc
+    info = LogInfo(
+        path=str(path),
+        kind="judge check",
+        models=[],
+        judges=[run.judge],
+        n_records=len(run.records),
+        status=header.status,
+        eval_id=header.eval.eval_id,
+        task_id=header.eval.task_id,
+        created=header.eval.created,
+        judge_check=run,
+    )
+    return finish_tidy(pd.DataFrame(columns=TIDY_COLUMNS)), pd.DataFrame(), info
+
+
+def judge_check_json(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """judge_check.json: the rows of ``judge_check.csv`` as objects (NaN as null)."""
+    return [
+        {key: (None if isinstance(value, float) and value != value else value) for key, value in row.items()}
+        for row in table.astype(object).to_dict("records")
+    ]
 
 
 def _figures(records: pd.DataFrame, labels: str, n_boot: int, seed: int) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from refusal_stability.analysis.run_identity import RunIdentity
@@ -36,6 +36,7 @@ class LogInfo:
         present_records: (prompt, epoch) records with a label (any scorer).
         missing_detail: which prompts / configurations are missing (text; empty when complete).
         notes: warnings about this file (raised by the caller: reads may run in worker processes).
+        judge_check: a judge-check log's records (``judge_check.JudgeCheckRun``); such a log has no tidy rows.
         identity: what makes the log's run what it is (logs only; ``run_identity``): logs pool or become
             replicates only when it matches.
     """
@@ -55,6 +56,8 @@ class LogInfo:
     missing_detail: str = ""
     notes: list[str] = field(default_factory=list)
     identity: RunIdentity | None = None
+    reproducibility: dict[str, Any] = field(default_factory=dict)
+    judge_check: Any = None  # a judge-check log's records (analysis.judge_check.JudgeCheckRun); no tidy rows
 
     @property
     def is_log(self) -> bool:

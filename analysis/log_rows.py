@@ -1,6 +1,8 @@
 """Tidy rows of one log: from its "stability" reductions (header-only read) or its sample summaries.
 
 Formats: docs/log-schema.md. One scorer is read per judge identity (the primary-role one, else the first).
+A grader panel's records also give one judge per member (judge = the member's model name, judge_role
+``panel member``, scorer ``<scorer>[<member>]``), each member's own label, so the analysis measures their agreement.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from refusal_stability.analysis.tidy import PRIMARY_ROLE, AnalysisInputError
 from refusal_stability.definitions.labels import LABELS, UNSCORED
 
 __all__ = [
+    "PANEL_MEMBER_ROLE",
     "normalise_labels",
     "one_scorer_per_judge",
     "prompt_row",
@@ -23,7 +26,10 @@ __all__ = [
 ]
 
 LABEL_VALUES = frozenset((*LABELS, UNSCORED))
-_NOT_PROMPT_METADATA = frozenset(("epoch", "temperature", "seed"))  # per-epoch values the solver records
+PANEL_MEMBER_ROLE = "panel member"
+# per-epoch values the solver records (what was asked, and what the request carried)
+_SENT_FIELDS = ("sent_temperature", "sent_seed", "sent_top_p", "sent_verified", "system_fingerprint")
+_NOT_PROMPT_METADATA = frozenset(("epoch", "temperature", "seed", *_SENT_FIELDS))
 
 
 def prompt_row(prompt_id: str, meta: dict[str, Any], sample_meta: dict[str, Any]) -> dict[str, Any]:
@@ -65,13 +71,41 @@ def one_scorer_per_judge(scorers: list[tuple[str, str, str | None]], path: objec
     return keep, notes
 
 
+def member_judges(members: list[Any], taken: set[str]) -> list[str]:
+    """Each panel member's judge name: its model name (`` (panel member)`` added where another judge has it)."""
+    return [f"{name} (panel member)" if str(name) in taken else str(name) for name in members]
+
+
+def member_label(votes: Any, index: int) -> str:
+    """A member's label on one record: its vote, UNSCORED where it withheld it or the record has no votes."""
+    vote = votes[index] if isinstance(votes, list) and index < len(votes) else None
+    return vote if isinstance(vote, str) and vote in LABELS else UNSCORED
+
+
+def _member_samples(
+    reduction: Any, sample: Any, epochs: list[dict[str, Any]], taken: set[str]
+) -> list[tuple[tuple[Any, ...], list[dict[str, Any]]]]:
+    """(per-sample tuple, epoch rows) of each member of a panel reduction's sample (none without a panel)."""
+    meta = sample.metadata or {}
+    members = meta.get("panel_members")
+    if not isinstance(members, list) or len(members) < 2:
+        return []
+    out = []
+    for index, judge in enumerate(member_judges(members, taken)):
+        head = (str(sample.sample_id), meta.get("source"), meta.get("category"), judge, f"{reduction.scorer}[{judge}]")
+        rows = [{**entry, "label": member_label(entry.get("panel"), index)} for entry in epochs]
+        out.append(((*head, PANEL_MEMBER_ROLE, meta.get("expected")), rows))
+    return out
+
+
 def rows_from_reductions(reductions: list[Any]) -> tuple[dict[str, Any], list[dict[str, Any]], set[str]]:
     """Rebuild every (sample, epoch) row from the stability reductions of a header-only read."""
     epochs_all: list[dict[str, Any]] = []
-    per_sample: list[tuple[Any, ...]] = []  # prompt_id, source, category, judge, scorer, judge_role
+    per_sample: list[tuple[Any, ...]] = []  # prompt_id, source, category, judge, scorer, judge_role, expected
     repeats: list[int] = []
     prompts: list[dict[str, Any]] = []
     hashes: set[str] = set()
+    taken = {judge for _, judge, _ in scorer_judges(reductions)}
     for reduction in reductions:
         for sample in reduction.samples:
             meta = sample.metadata or {}
@@ -92,18 +126,23 @@ def rows_from_reductions(reductions: list[Any]) -> tuple[dict[str, Any], list[di
                     str(meta.get("judge") or reduction.scorer),
                     reduction.scorer,
                     meta.get("judge_role"),
+                    meta.get("expected"),
                 )
             )
             prompt_meta = meta.get("prompt_metadata")
             prompts.append(prompt_row(prompt_id, meta, prompt_meta if isinstance(prompt_meta, dict) else {}))
             repeats.append(len(epochs))
             epochs_all.extend(epochs)
+            for head, rows in _member_samples(reduction, sample, epochs, taken):
+                per_sample.append(head)
+                repeats.append(len(rows))
+                epochs_all.extend(rows)
     cols: dict[str, Any] = {}
-    for index, name in enumerate(("prompt_id", "source", "category", "judge", "scorer", "judge_role")):
+    for index, name in enumerate(("prompt_id", "source", "category", "judge", "scorer", "judge_role", "expected")):
         values = np.empty(len(per_sample), dtype=object)
         values[:] = [sample[index] for sample in per_sample]
         cols[name] = np.repeat(values, repeats)  # one value per epoch of its sample
-    for name in ("epoch", "temperature", "seed", "label", "response_hash", "response_chars"):
+    for name in ("epoch", "temperature", "seed", "label", "response_hash", "response_chars", *_SENT_FIELDS):
         cols[name] = [entry.get(name) for entry in epochs_all]
     return cols, prompts, hashes
 
@@ -113,17 +152,55 @@ def _is_label_score(score: Any) -> bool:
     return "label" in meta or (isinstance(score.value, str) and score.value.upper() in LABEL_VALUES)
 
 
+def _summary_row(summary: Any, scorer: str, score: Any, judge: str) -> dict[str, Any]:
+    """One tidy row of a per-epoch Score in a sample summary."""
+    sample_meta, meta = summary.metadata or {}, score.metadata or {}
+    row = {
+        "prompt_id": str(summary.id),
+        "source": meta.get("source", sample_meta.get("source")),
+        "category": meta.get("category", sample_meta.get("category")),
+        "epoch": meta.get("epoch", summary.epoch),
+        "temperature": meta.get("temperature", sample_meta.get("temperature")),
+        "seed": meta.get("seed", sample_meta.get("seed")),
+        "judge": judge,
+        "scorer": scorer,
+        "judge_role": meta.get("judge_role"),
+        "label": score.value if isinstance(score.value, str) else meta.get("label"),
+        "response_hash": meta.get("response_hash"),
+        "response_chars": meta.get("response_chars"),
+        "expected": meta.get("expected", sample_meta.get("expected")),
+    }
+    row.update({name: meta.get(name) for name in _SENT_FIELDS})
+    return row
+
+
+def _member_rows(row: dict[str, Any], panel: Any, taken: set[str]) -> list[dict[str, Any]]:
+    """One row per member of the grader panel that labelled ``row`` (none without a panel)."""
+    if not isinstance(panel, dict) or not isinstance(panel.get("members"), list) or len(panel["members"]) < 2:
+        return []
+    return [
+        {
+            **row,
+            "judge": judge,
+            "scorer": f"{row['scorer']}[{judge}]",
+            "judge_role": PANEL_MEMBER_ROLE,
+            "label": member_label(panel.get("votes"), index),
+        }
+        for index, judge in enumerate(member_judges(panel["members"], taken))
+    ]
+
+
 def rows_from_summaries(
     summaries: list[Any], path: object
 ) -> tuple[dict[str, list[Any]], list[dict[str, Any]], set[str], list[str]]:
     """Rebuild rows from per-epoch scores in the sample summaries (logs without stability reductions)."""
     names = ["prompt_id", "source", "category", "epoch", "temperature", "seed", "judge", "scorer", "judge_role"]
-    cols: dict[str, list[Any]] = {name: [] for name in [*names, "label", "response_hash", "response_chars"]}
+    rows: list[dict[str, Any]] = []
     prompts: dict[str, dict[str, Any]] = {}
     hashes: set[str] = set()
     scorers: dict[str, tuple[str, str, str | None]] = {}
+    panels: list[tuple[dict[str, Any], Any]] = []
     for summary in summaries:
-        sample_meta = summary.metadata or {}
         for scorer, score in (summary.scores or {}).items():
             if not _is_label_score(score):
                 continue
@@ -132,25 +209,17 @@ def rows_from_summaries(
             scorers.setdefault(scorer, (scorer, judge, meta.get("judge_role")))
             if meta.get("template_hash"):
                 hashes.add(str(meta["template_hash"]))
-            prompt_id = str(summary.id)
-            if prompt_id not in prompts:
-                prompts[prompt_id] = prompt_row(prompt_id, meta, sample_meta)
-            cols["prompt_id"].append(prompt_id)
-            cols["source"].append(meta.get("source", sample_meta.get("source")))
-            cols["category"].append(meta.get("category", sample_meta.get("category")))
-            cols["epoch"].append(meta.get("epoch", summary.epoch))
-            cols["temperature"].append(meta.get("temperature", sample_meta.get("temperature")))
-            cols["seed"].append(meta.get("seed", sample_meta.get("seed")))
-            cols["judge"].append(judge)
-            cols["scorer"].append(scorer)
-            cols["judge_role"].append(meta.get("judge_role"))
-            cols["label"].append(score.value if isinstance(score.value, str) else meta.get("label"))
-            cols["response_hash"].append(meta.get("response_hash"))
-            cols["response_chars"].append(meta.get("response_chars"))
+            if str(summary.id) not in prompts:
+                prompts[str(summary.id)] = prompt_row(str(summary.id), meta, summary.metadata or {})
+            rows.append(_summary_row(summary, scorer, score, judge))
+            if meta.get("panel") is not None:
+                panels.append((rows[-1], meta["panel"]))
     keep, notes = one_scorer_per_judge(list(scorers.values()), path)
-    if len(keep) < len(scorers):
-        mask = [scorer in keep for scorer in cols["scorer"]]
-        cols = {name: [v for v, m in zip(values, mask, strict=True) if m] for name, values in cols.items()}
+    taken = {judge for _, judge, _ in scorers.values()}
+    rows = [row for row in rows if row["scorer"] in keep]
+    rows += [member for row, panel in panels if row["scorer"] in keep for member in _member_rows(row, panel, taken)]
+    columns = [*names, "label", "response_hash", "response_chars", "expected", *_SENT_FIELDS]
+    cols: dict[str, list[Any]] = {name: [row[name] for row in rows] for name in columns}
     return cols, list(prompts.values()), hashes, notes
 
 

@@ -14,8 +14,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from refusal_stability.analysis import agreement, attack, checks, comparisons, groups, metrics, provenance, statistics
+from refusal_stability.analysis import (
+    attack,
+    benign_tables,
+    checks,
+    groups,
+    metrics,
+    over_refusal,
+    prompt_texts,
+    provenance,
+    sent_sampling,
+    statistics,
+)
 from refusal_stability.analysis.inputs import LoadedInputs, join_prompt_file, load_inputs, read_prompts_csv
+from refusal_stability.analysis.judge_check import judge_check_table
+from refusal_stability.analysis.judge_studies import judge_studies
 from refusal_stability.analysis.result import AnalysisResult
 from refusal_stability.analysis.tidy import AnalysisInputError, plain_text, replicate_group
 from refusal_stability.definitions.labels import UNSCORED
@@ -43,8 +56,13 @@ def analyse(
         n_boot: bootstrap resamples of prompts.
         seed: bootstrap seed.
         consensus_min: minimum consensus records per prompt for consensus metrics (two judges).
+
+    Every table is computed over the harmful prompts; benign prompts (``expected`` = ``comply``) add their
+    own columns and rows (``benign_tables``).
     """
-    tidy = all_judges if all_judges is not None else frame
+    whole, whole_tidy = frame, all_judges if all_judges is not None else frame
+    frame, benign = benign_tables.split_records(whole)
+    tidy = benign_tables.split_records(whole_tidy)[0]
     counts = metrics.label_counts(frame, ["model", "prompt_id"])  # counted once, used by four tables
     wt_counts = metrics.label_counts(frame, ["model", "temperature", "prompt_id"])
     prompts = metrics.per_prompt(frame, threshold, counts)
@@ -59,10 +77,10 @@ def analyse(
         "threshold": threshold,
         "bootstrap": {"resamples": n_boot, "seed": seed, "method": "percentile, prompts resampled per model"},
     }
-    judges = agreement.judge_studies(frame, tidy, consensus_min, threshold)
+    judges = judge_studies(frame, tidy, consensus_min, threshold, n_boot, seed)
     if judges.judge_sensitive is not None:
         prompts = prompts.merge(judges.judge_sensitive, on=["model", "prompt_id"], how="left")
-    return AnalysisResult(
+    result = AnalysisResult(
         per_prompt=prompts,
         per_model=metrics.per_model(prompts, frame, n_boot, seed),
         within_temperature=metrics.within_temperature(wt_prompts),
@@ -74,10 +92,12 @@ def analyse(
         agreement=judges.agreement,
         label_rates_by_temperature=metrics.label_rates_by_temperature(frame, wt_counts),
         settings={"threshold": threshold, "bootstrap": n_boot, "seed": seed, "judge": judge},
-        frame=frame,
-        tidy=tidy,
+        frame=whole,
+        tidy=whole_tidy,
         consensus=judges.consensus,
     )
+    benign_tables.add_benign(result, benign, threshold, n_boot, seed)
+    return result
 
 
 def _validate(threshold: float, n_boot: int, consensus_min: int, workers: int | None, seed: int = 0) -> None:
@@ -108,6 +128,8 @@ def analyze(
     progress: Callable[[str], None] | None = None,
     unknown_labels_as_unscored: bool = False,
     prefetch_evidence: bool = False,
+    allow_partial_sampling: bool = False,
+    allow_different_prompts: bool = False,
 ) -> AnalysisResult:
     """Analyse eval logs and/or label CSVs: the library form of ``refusal-stability analyze``.
 
@@ -134,6 +156,10 @@ def analyze(
         unknown_labels_as_unscored: label CSVs: count unknown labels as UNSCORED instead of failing.
         prefetch_evidence: start reading the report's flip evidence in a forked process as soon as the
             per-prompt tables exist (``result.start_flip_evidence``); for callers that write the report.
+        allow_partial_sampling: analyse a run whose epochs disagree on whether a temperature, seed or top_p
+            reached the model (an error otherwise; ``analysis.sent_sampling``).
+        allow_different_prompts: compare runs whose shared prompt ids hold different texts (an error otherwise;
+            comparisons.csv's ``prompt_texts_differ`` counts them).
 
     Returns:
         The AnalysisResult.
@@ -147,8 +173,14 @@ def analyze(
         raise AnalysisInputError("give at least one .eval log, directory or --labels CSV")
     prompt_table = read_prompts_csv(prompts) if prompts is not None else None
     loaded = load_inputs(inputs, labels, progress, workers, unknown_labels_as_unscored)
+    checks_read = [info.judge_check for info in loaded.sources if info.judge_check is not None]
+    if checks_read and not len(loaded.frame):  # judge checks alone: their figures, no study
+        return judge_check_only(loaded, judge_check_table(checks_read, n_boot, seed), n_boot, seed)
     if prompt_table is not None:
         loaded = join_prompt_file(loaded, prompt_table)
+    sent = sent_sampling.sent_summary(loaded.frame)  # what reached each run's model
+    sampling_notes = sent_sampling.check_partial(loaded.frame, sent, allow_partial_sampling)
+    loaded.frame = sent_sampling.records_as_sent(loaded.frame, sent)
     completeness, frame, n_missing = _checked(loaded, judge, allow_incomplete)
     group_columns = _check_group_by(group_by, loaded.prompts)
     if progress:
@@ -157,23 +189,50 @@ def analyze(
         frame, loaded.frame, judge=judge, threshold=threshold, n_boot=n_boot, seed=seed, consensus_min=consensus_min
     )
     result.prompts = loaded.prompts
+    result.per_model = result.per_model.merge(sent, on="model", how="left")
     result.completeness = completeness
     result.sources = loaded.sources
     result.skipped = loaded.skipped
     result.n_missing = n_missing
     if prefetch_evidence:
         result.start_flip_evidence()  # read while the study tables are computed
-    _add_studies(result, group_columns, n_boot, seed)
+    _add_studies(result, group_columns, n_boot, seed, allow_different_prompts)
+    result.judge_check = judge_check_table(checks_read, n_boot, seed) if checks_read else None
     _to_plain_text(result)
     if result.resample_attack is not None:  # the attacker's sentence of the report, from plain-text tables
-        result.reask_after_refusal = attack.reask_after_refusal(result.per_prompt, metrics.ATTACK_K)
+        result.reask_after_refusal = attack.reask_after_refusal(
+            over_refusal.harmful_rows(result.per_prompt), metrics.ATTACK_K
+        )
     result.settings.update(
         group_by=list(group_columns),
         consensus_min=consensus_min,
         allow_incomplete=allow_incomplete,
+        allow_partial_sampling=allow_partial_sampling,
+        sampling_notes=sampling_notes,
         prompts=str(prompts) if prompts is not None else None,
     )
     return result
+
+
+def judge_check_only(loaded: LoadedInputs, table: pd.DataFrame, n_boot: int, seed: int) -> AnalysisResult:
+    """The result of judge-check logs alone: judge_check.csv/json and the report's "Judge check" section."""
+    empty = pd.DataFrame()
+    return AnalysisResult(
+        per_prompt=empty,
+        per_model=empty,
+        within_temperature=empty,
+        within_temperature_prompts=empty,
+        thresholds=empty,
+        binary_ablation=empty,
+        sample_size=empty,
+        statistics={"n_records": 0, "n_unscored": 0, "bootstrap": {"resamples": n_boot, "seed": seed}},
+        agreement=None,
+        label_rates_by_temperature=empty,
+        settings={"bootstrap": n_boot, "seed": seed, "judge_check_only": True},
+        sources=loaded.sources,
+        skipped=loaded.skipped,
+        judge_check=table,
+    )
 
 
 def _as_list(paths: str | Path | Sequence[str | Path]) -> list[str | Path]:
@@ -223,19 +282,30 @@ def _check_group_by(group_by: Sequence[str], prompts: pd.DataFrame) -> list[str]
     return columns
 
 
-def _add_studies(result: AnalysisResult, group_by: Sequence[str], n_boot: int, seed: int) -> None:
+def _add_studies(
+    result: AnalysisResult, group_by: Sequence[str], n_boot: int, seed: int, allow_different_prompts: bool = False
+) -> None:
     """Breakdowns, comparisons, the attacker's view and provenance (pure functions of the tables)."""
-    per_prompt, frame = result.per_prompt, result.frame
+    frame = result.frame
     assert frame is not None
     info = result.prompts
     groupings = [c for c in ("category", "source") if info is not None and c in info and info[c].notna().any()]
     groupings += [c for c in group_by if c not in groupings]
-    result.by_group = groups.by_group(per_prompt, info, groupings) if groupings else None
+    result.by_group, per_prompt = over_refusal.by_group_both(result.per_prompt, info, groupings)
     if groupings:
         result.statistics["kruskal_wallis"] = groups.kruskal_by_group(per_prompt, info, groupings)
-    result.comparisons = comparisons.compare_runs(per_prompt, n_boot=n_boot, seed=seed)
+    result.comparisons = prompt_texts.check_prompt_texts(
+        over_refusal.compare_both(result.per_prompt, n_boot=n_boot, seed=seed),
+        info,
+        {
+            str(m): ", ".join(sorted({str(o) for o in rows["origin"]}))
+            for m, rows in frame.groupby("model", observed=True)
+        },
+        allow_different_prompts,
+    )
     result.resample_attack = attack.resample_attack(per_prompt)
     result.per_model = result.per_model.merge(attack.attack_summary(per_prompt), on="model", how="left")
+    frame = benign_tables.split_records(frame)[0]  # provenance, like every existing table: harmful prompts
     origins = [
         provenance.provenance(rows, str(judge))
         for judge, rows in frame.groupby("judge", sort=True, observed=True)  # one selected judge per model
@@ -244,6 +314,9 @@ def _add_studies(result: AnalysisResult, group_by: Sequence[str], n_boot: int, s
     if origins:
         result.provenance = pd.concat(origins, ignore_index=True).sort_values(
             ["model", "temperature"], ignore_index=True
+        )
+        result.provenance["text_change_source"] = sent_sampling.text_change_source(
+            result.provenance, sent_sampling.sent_summary(frame)
         )
         # replicates (``model (run 2)``) of one run are its re-runs: compare their texts under one name
         run_groups = _replicate_groups(frame["model"])

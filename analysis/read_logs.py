@@ -22,8 +22,10 @@ from typing import Any
 
 import pandas as pd
 
+from refusal_stability.analysis.judge_check import is_judge_check, judge_check_read
 from refusal_stability.analysis.log_info import LogInfo, retry_command
 from refusal_stability.analysis.log_locations import Location
+from refusal_stability.analysis.log_reproducibility import reproducibility_record
 from refusal_stability.analysis.log_rows import (
     normalise_labels,
     one_scorer_per_judge,
@@ -63,7 +65,7 @@ class PlannedGrid:
 
     prompt_ids: tuple[str, ...] | None
     n_prompts: int | None
-    configs: tuple[tuple[float, int], ...] | None  # epoch e uses configs[e - 1]
+    configs: tuple[tuple[float | None, int | None], ...] | None  # epoch e uses configs[e - 1]; None: not asked
     n_epochs: int | None
 
     @property
@@ -82,10 +84,11 @@ def planned_grid(header: Any) -> PlannedGrid:
     """
     spec = header.eval
     args = spec.task_args or {}
-    configs: tuple[tuple[float, int], ...] | None = None
+    configs: tuple[tuple[float | None, int | None], ...] | None = None
     if "temperatures" in args and "seeds" in args:
         try:
-            configs = tuple((c.temperature, c.seed) for c in build_grid(args["temperatures"], args["seeds"]))
+            grid = build_grid(args["temperatures"], args["seeds"], args.get("draws"))
+            configs = tuple((c.temperature, c.seed) for c in grid)
         except GridError:
             configs = None
     n_epochs = spec.config.epochs if spec.config and spec.config.epochs else (len(configs) if configs else None)
@@ -121,7 +124,9 @@ def _describe_missing(grid: PlannedGrid, present: set[tuple[str, int]]) -> str:
         def config(epoch: int) -> str:
             if grid.configs and epoch <= len(grid.configs):
                 t, s = grid.configs[epoch - 1]
-                return f"(t={t:g}, seed={s})"
+                if t is None and s is None:
+                    return f"draw {epoch}"
+                return f"(t={'default' if t is None else format(t, 'g')}, seed={'none' if s is None else s})"
             return f"epoch {epoch}"
 
         shown = ", ".join(f"{p!r} {config(e)}" for p, e in gaps[:5]) + (
@@ -218,6 +223,8 @@ def _from_header(path: Location, header: Any) -> tuple[pd.DataFrame, pd.DataFram
     """The tidy rows, per-prompt info and LogInfo of one log from its header (sample summaries if needed)."""
     from inspect_ai.log import read_eval_log_sample_summaries
 
+    if is_judge_check(header):
+        return judge_check_read(path, header)
     spec = header.eval
     reductions = [r for r in (header.reductions or []) if r.reducer == STABILITY_REDUCER]
     notes: list[str] = []
@@ -272,7 +279,9 @@ def _from_header(path: Location, header: Any) -> tuple[pd.DataFrame, pd.DataFram
         present_records=n_present,
         notes=notes,
         identity=run_identity(header, frame),
+        reproducibility=reproducibility_record(header, frame),
     )
+    frame = frame.drop(columns=["system_fingerprint"], errors="ignore")  # kept per log, in info.reproducibility
     if info.missing_records or header.status != "success":
         present = set(zip(frame["prompt_id"].tolist(), frame["epoch"].tolist(), strict=True))
         info.missing_detail = _describe_missing(grid, present)

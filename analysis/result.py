@@ -73,7 +73,7 @@ class AnalysisResult(AnalysisTables):
         """
         out_dir = output_dir(out)
         wait: Callable[[], dict[str, Path]] | None = None
-        if figures:
+        if figures and not self.settings.get("judge_check_only"):  # judge checks alone: no study to draw
             if progress:
                 progress("drawing figures")
             wait = start_figures(self, out_dir / "figures", workers, pdf)

@@ -61,6 +61,8 @@ class AnalysisTables:
         rerun_text_change: records whose text changed between runs of the same grid (re-runs only).
         refused_within_k: refused_within_k.csv (benign prompts): % of benign prompts refused at least once
             among k random configurations, per model.
+        judge_check: judge_check.csv: per judge-check log, the judge's, each panel member's and each baseline's
+            agreement with the reference labels (``analysis.judge_check``); also written as judge_check.json.
     """
 
     per_prompt: pd.DataFrame
@@ -89,6 +91,7 @@ class AnalysisTables:
     provenance: pd.DataFrame | None = None
     rerun_text_change: pd.DataFrame | None = None
     refused_within_k: pd.DataFrame | None = None
+    judge_check: pd.DataFrame | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """CSV name -> table (optional tables only when computed)."""
@@ -109,9 +112,11 @@ class AnalysisTables:
             "rerun_text_change.csv": self.rerun_text_change,
             "refused_within_k.csv": self.refused_within_k,
             "completeness.csv": self.completeness,
+            "judge_check.csv": self.judge_check,
         }
         tables.update({name: table for name, table in optional.items() if table is not None and len(table)})
-        return tables
+        # judge checks alone: no study, so no study tables
+        return {name: table for name, table in tables.items() if len(table.columns)}
 
     def incomplete_lines(self) -> list[str]:
         """One sentence per incomplete log (for the report's first lines); empty when every log is complete."""
@@ -216,6 +221,14 @@ def write_tables(result: AnalysisTables, out_dir: Path) -> list[Path]:
     path = out_dir / "statistics.json"
     path.write_text(json.dumps(result.statistics, indent=2, default=_json_safe))
     written.append(path)
+    checks = out_dir / "judge_check.json"
+    if result.judge_check is not None and len(result.judge_check):
+        from refusal_stability.analysis.judge_check import judge_check_json
+
+        checks.write_text(json.dumps(judge_check_json(result.judge_check), indent=2))
+        written.append(checks)
+    elif checks.exists():
+        checks.unlink()
     agreement = out_dir / "agreement.json"
     if result.agreement is not None:
         agreement.write_text(json.dumps(result.agreement, indent=2))
