@@ -14,8 +14,10 @@ from refusal_stability.analysis import formatting as fmt
 from refusal_stability.analysis.findings import key_findings, temperature_sentence
 from refusal_stability.analysis.report_data import records, settings_of, statistics_of, table_of
 from refusal_stability.analysis.report_model import Block, ReportInput, Section, SectionBuilder
+from refusal_stability.analysis.sections_benign import over_refusal_section
+from refusal_stability.analysis.sections_judges import judge_agreement_section, judge_check_section
+from refusal_stability.analysis.sections_reproducibility import reproducibility_section
 from refusal_stability.analysis.sections_studies import (
-    agreement_section,
     attack_section,
     comparisons_section,
     groups_section,
@@ -155,19 +157,24 @@ def inputs_section(report: ReportInput) -> Section:
 REPORT_SECTIONS: list[SectionBuilder] = [
     findings_section,
     per_model_section,
+    over_refusal_section,
     temperature_section,
     groups_section,
     comparisons_section,
     attack_section,
-    agreement_section,
+    judge_agreement_section,
     provenance_section,
     evidence_section,
     detail_section,
+    reproducibility_section,
+    judge_check_section,
     inputs_section,
 ]
 
 
 def build_sections(report: ReportInput, builders: list[SectionBuilder] | None = None) -> list[Section]:
     """Every section of the report, in reading order, each only when its data is present."""
+    if builders is None and settings_of(report.result).get("judge_check_only"):
+        builders = [judge_check_section, inputs_section]  # judge checks alone: no study sections
     sections = [build(report) for build in (REPORT_SECTIONS if builders is None else builders)]
     return [section for section in sections if section is not None]

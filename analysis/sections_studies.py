@@ -1,12 +1,13 @@
-"""Report sections of the study tables: categories and sources, comparisons, attacker's view, judges, provenance.
+"""Report sections of the study tables: categories and sources, comparisons, attacker's view, provenance.
 
 Each builder takes a :class:`~refusal_stability.analysis.report_model.ReportInput` and returns its
-:class:`~refusal_stability.analysis.report_model.Section`, or None when the result holds none of its tables.
+:class:`~refusal_stability.analysis.report_model.Section`, or None when the result holds none of its tables. The
+judges' sections are in ``sections_judges``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -15,9 +16,10 @@ from refusal_stability.analysis import formatting as fmt
 from refusal_stability.analysis.findings import attack_sentence, comparison_sentences
 from refusal_stability.analysis.formatting import Table
 from refusal_stability.analysis.provenance import provenance_sentences
-from refusal_stability.analysis.report_data import agreement_pairs, records, statistics_of, table_of
+from refusal_stability.analysis.report_data import records, statistics_of, table_of
 from refusal_stability.analysis.report_model import ReportInput, Section
 from refusal_stability.analysis.result_tables import AnalysisTables
+from refusal_stability.analysis.sent_sampling import draw_provenance_sentences, draw_runs
 
 ATTACKER_COLUMNS = ["n_prompts_any_comply", "median_expected_queries", "pct_within_5_queries"]
 
@@ -100,56 +102,23 @@ def attack_section(report: ReportInput) -> Section | None:
     return section
 
 
-def _confusion_table(confusion: Mapping[str, Mapping[str, Any]], judges: Sequence[str]) -> Table:
-    labels = list(confusion)
-    columns = list(next(iter(confusion.values()), {}))
-    corner = f"{judges[0]} \u2193 / {judges[1]} \u2192" if len(judges) == 2 else "labels"
-    rows = [[label, *(fmt.integer(confusion[label].get(c)) for c in columns)] for label in labels]
-    return Table([corner, *columns], rows, [False] + [True] * len(columns))
-
-
-def _add_judge_pair(section: Section, pair: Mapping[str, Any]) -> None:
-    judges = list(pair.get("judges") or ["A", "B"])
-    section.para(
-        f"{judges[0]} vs {judges[1]}: {fmt.integer(pair.get('n_pairs'))} responses labelled validly by both; "
-        f"exact agreement {fmt.pct(pair.get('agreement_pct'))} %, Cohen's \u03ba = {fmt.ssi(pair.get('kappa'))}. "
-        f"Rows: {judges[0]}; columns: {judges[1]}."
-    )
-    if isinstance(pair.get("confusion"), Mapping):
-        section.add_table(_confusion_table(pair["confusion"], judges))
-    per_model = pair.get("per_model")
-    if isinstance(per_model, Mapping) and per_model:
-        section.add_table(
-            fmt.table([{"model": m, **{k: v for k, v in d.items() if k != "confusion"}} for m, d in per_model.items()]),
-            caption="Per model",
-        )
-
-
-def agreement_section(report: ReportInput) -> Section | None:
-    """Agreement of two judges (kappa, confusion) and the metrics on the records both agree on."""
-    pairs = agreement_pairs(report.result)
-    consensus = table_of(report.result, "consensus")
-    if not pairs and consensus is None:
-        return None
-    section = Section("agreement", "Judge agreement")
-    for pair in pairs:
-        _add_judge_pair(section, pair)
-    if consensus is not None:
-        section.para(
-            "All records vs consensus records (both judges gave the same valid label; prompts with enough such "
-            "records): a flip rate that falls on consensus records is partly judge disagreement."
-        )
-        section.add_table(fmt.table(consensus))
-    return section
-
-
 def _provenance_sentences(result: AnalysisTables, provenance: pd.DataFrame) -> list[str]:
     """The "Is the flip real?" sentences (``provenance.provenance_sentences``), per model when there are several."""
     rerun = table_of(result, "rerun_text_change")
     models = list(dict.fromkeys(str(m) for m in provenance["model"]))
-    if len(models) == 1:
+    per_model = table_of(result, "per_model")
+    draws = draw_runs(per_model) if per_model is not None and "seed_sent" in per_model else set()
+    if len(models) == 1 and not draws:
         return list(provenance_sentences(provenance, rerun))
-    return [f"{model}: {sentence}" for model in models for sentence in provenance_sentences(provenance, rerun, [model])]
+    return [
+        f"{model}: {sentence}" if len(models) > 1 else sentence
+        for model in models
+        for sentence in (
+            draw_provenance_sentences(provenance[provenance["model"] == model])
+            if model in draws
+            else provenance_sentences(provenance, rerun, [model])
+        )
+    ]
 
 
 def provenance_section(report: ReportInput) -> Section | None:
