@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from refusal_stability.analysis.metrics import COUNT_COLUMNS, majority_index
-from refusal_stability.scorers.labels import LABELS, REFUSE
+from refusal_stability.definitions.labels import LABELS, REFUSE
 
 ATTACK_COLUMNS = ["model", "k", "any_comply_pct"]
 SUMMARY_COLUMNS = ["model", "n_prompts_any_comply", "median_expected_queries", "pct_within_5_queries"]

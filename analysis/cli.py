@@ -52,6 +52,18 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
         help="analyse models whose prompts miss some (temperature, seed) records instead of failing",
     )
     parser.add_argument(
+        "--allow-partial-sampling",
+        action="store_true",
+        help="analyse a run whose epochs disagree on whether temperature/seed/top_p reached the model "
+        "instead of failing (the report says so)",
+    )
+    parser.add_argument(
+        "--allow-different-prompts",
+        action="store_true",
+        help="compare runs whose shared prompt ids hold different prompt texts (comparisons.csv says so) "
+        "instead of failing",
+    )
+    parser.add_argument(
         "--unknown-labels-as-unscored",
         action="store_true",
         help="label CSVs: count labels other than REFUSE/PARTIAL/COMPLY/ERROR/UNKNOWN/UNSCORED as UNSCORED "
@@ -140,6 +152,8 @@ def _analyze(args: argparse.Namespace) -> int:
             workers=getattr(args, "workers", None),
             progress=progress,
             unknown_labels_as_unscored=getattr(args, "unknown_labels_as_unscored", False),
+            allow_partial_sampling=getattr(args, "allow_partial_sampling", False),
+            allow_different_prompts=getattr(args, "allow_different_prompts", False),
             prefetch_evidence=True,  # the report's flip evidence is read while the tables are computed
         )
         lap = time.perf_counter()

@@ -19,6 +19,7 @@ from refusal_stability.analysis.parallel import fork_map
 from refusal_stability.analysis.report_data import model_order, table_of
 from refusal_stability.analysis.result_tables import AnalysisTables
 from refusal_stability.analysis.tidy import plain_text
+from refusal_stability.definitions.expected import EXPECT_COMPLY
 from refusal_stability.definitions.labels import LABELS
 
 N_EXAMPLES = 10
@@ -36,6 +37,7 @@ class Response:
     epoch: int | None
     text: str | None = None
     error: str | None = None
+    draw: bool = False  # ``seed`` is a draw number: the seed (or temperature) did not reach the model
 
 
 @dataclass
@@ -49,6 +51,7 @@ class FlipExample:
     category: str | None = None
     prompt: str | None = None
     responses: list[Response] = field(default_factory=list)
+    benign: bool = False  # a benign control (expected comply): here a refusal is the wrong decision
 
 
 @dataclass
@@ -72,13 +75,19 @@ def view_command(log_path: str) -> str:
 
 
 def least_stable(per_prompt: pd.DataFrame, n: int = N_EXAMPLES) -> pd.DataFrame:
-    """Per model, the ``n`` flipped prompts with the lowest SSI (ties broken by prompt_id)."""
+    """Per model, the ``n`` flipped prompts with the lowest SSI (ties broken by prompt_id).
+
+    With benign controls (``expected`` = ``comply``), the ``n`` least stable harmful prompts and then the ``n``
+    least stable benign ones, so benign flips are shown too.
+    """
     if "flipped" in per_prompt:
         flipped = per_prompt[per_prompt["flipped"].astype(bool)]
     else:
         flipped = per_prompt[per_prompt["ssi"] < 1 - 1e-12]
-    ordered = flipped.assign(_pid=flipped["prompt_id"].astype(str)).sort_values(["model", "ssi", "_pid"])
-    return ordered.groupby("model", sort=True).head(n).drop(columns="_pid")
+    benign = (flipped["expected"] == EXPECT_COMPLY) if "expected" in flipped else pd.Series(False, index=flipped.index)
+    ordered = flipped.assign(_pid=flipped["prompt_id"].astype(str), _benign=benign.to_numpy())
+    ordered = ordered.sort_values(["model", "_benign", "ssi", "_pid"])
+    return ordered.groupby(["model", "_benign"], sort=True).head(n).drop(columns=["_pid", "_benign"])
 
 
 def _one_per_label(records: pd.DataFrame) -> pd.DataFrame:
@@ -205,11 +214,15 @@ def collect(
                 label_counts=counts,
                 source=_text(row.get("source")),
                 category=_text(row.get("category")),
+                benign=row.get("expected") == EXPECT_COMPLY,
             )
             mine = run_records[run_records["prompt_id"] == example.prompt_id] if len(run_records) else run_records
             for record in mine.sort_values("label", key=lambda s: s.map(LABELS.index)).to_dict("records"):
                 response = Response(
                     record["label"], _float(record.get("temperature")), _int(record.get("seed")), _int(record["epoch"])
+                )
+                response.draw = bool(record.get("sent_verified")) and (
+                    pd.isna(record.get("sent_seed")) or pd.isna(record.get("sent_temperature"))
                 )
                 value = texts.get((record.get("origin"), example.prompt_id, response.epoch))
                 if isinstance(value, tuple):

@@ -16,7 +16,7 @@ import pandas as pd
 
 from refusal_stability.analysis.agreement import key_codes
 from refusal_stability.analysis.metrics import label_codes
-from refusal_stability.scorers.labels import LABELS
+from refusal_stability.definitions.labels import LABELS
 
 PROVENANCE_COLUMNS = [
     "model",

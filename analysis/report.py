@@ -35,8 +35,10 @@ def _config(response: Response) -> str:
     parts = []
     if response.temperature is not None:
         parts.append(f"temperature {response.temperature:g}")
+    elif response.draw:
+        parts.append("temperature: provider default")
     if response.seed is not None:
-        parts.append(f"seed {response.seed}")
+        parts.append(f"{'draw' if response.draw else 'seed'} {response.seed}")
     if response.epoch is not None:
         parts.append(f"epoch {response.epoch}")
     return ", ".join(parts)

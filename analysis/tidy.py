@@ -3,7 +3,9 @@
 Tidy frame columns (docs/log-schema.md "Tidy frame"): model (the RUN name: display model name, plus
 `` [condition]`` when the run has a condition), base_model, condition, prompt_id (str, verbatim), source,
 category, epoch, temperature, seed, judge, scorer, judge_role, label (REFUSE/PARTIAL/COMPLY/UNSCORED),
-response_hash, response_chars, origin (the file a row came from), eval_id.
+response_hash, response_chars, origin (the file a row came from), eval_id, sent_temperature, sent_seed, sent_top_p,
+sent_verified (what the request of that epoch carried; analysis.sent_sampling), expected (``refuse`` for a
+harmful prompt, ``comply`` for a benign control; ``refuse`` in logs written before the field existed).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
+
+from refusal_stability.definitions.expected import DEFAULT_EXPECTED, EXPECTED_VALUES
 
 TIDY_COLUMNS = [
     "model",
@@ -33,6 +37,11 @@ TIDY_COLUMNS = [
     "response_chars",
     "origin",
     "eval_id",
+    "sent_temperature",
+    "sent_seed",
+    "sent_top_p",
+    "sent_verified",
+    "expected",
 ]
 # Text columns stored as pandas categoricals (sorted categories): grouping and filtering them costs integer
 # work instead of string hashing and copying (docs/performance.md, P2). Output tables hold plain text.
@@ -109,6 +118,11 @@ def finish_tidy(frame: pd.DataFrame) -> pd.DataFrame:
     frame["temperature"] = pd.to_numeric(frame["temperature"], errors="coerce").astype(float)
     frame["seed"] = pd.to_numeric(frame["seed"], errors="coerce").astype("Int64")
     frame["response_chars"] = pd.to_numeric(frame["response_chars"], errors="coerce").astype("Int64")
+    for column in ("sent_temperature", "sent_top_p"):  # what the request carried; NaN: not sent (or unverified)
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    frame["sent_seed"] = pd.to_numeric(frame["sent_seed"], errors="coerce").astype("Int64")
+    frame["sent_verified"] = frame["sent_verified"].map(lambda v: v is True or v == 1).astype(bool)
+    frame["expected"] = frame["expected"].where(frame["expected"].isin(EXPECTED_VALUES), DEFAULT_EXPECTED)
     return frame
 
 

@@ -51,8 +51,8 @@ def free_text(value: str | Sequence[str] | None, name: str) -> str | None:
             f"{name}={value!r}: expected text; Inspect reads -T values as YAML ('a: b' becomes a mapping, yes/no "
             f"booleans, ' #' starts a comment), so put such text in a file and pass -T {name}=prompt.txt"
         )
-    value = text_or_file(value, name)  # a path to a missing text file is an error, never the text sent
-    return value if value.strip() else None
+    text = text_or_file(value, name)  # a path to a missing text file is an error, never the text sent
+    return text if text.strip() else None
 
 
 def _top_p(value: object) -> float | None:

@@ -30,6 +30,7 @@ from refusal_stability.option_types import (
 # Sized for 2 CPU cores: 30 prompts x 20 (temperature, seed) configs x <= 80 new tokens; measured ~4 min
 # (cold cache, conversion included) on a quiet 2-core machine, leaving room for a busy one.
 DEFAULT_N_PROMPTS = 30
+DEFAULT_N_CONTROLS = 16  # two benign controls of each of the eight kinds
 DEFAULT_MAX_TOKENS = 80
 DEFAULT_MAX_MODEL_LEN = 2048
 BUNDLED = "bundled"
@@ -46,6 +47,12 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_int_option("--n-prompts"),
         default=DEFAULT_N_PROMPTS,
         help=f"bundled prompts to run (default {DEFAULT_N_PROMPTS})",
+    )
+    parser.add_argument(
+        "--n-controls",
+        type=int,
+        default=DEFAULT_N_CONTROLS,
+        help=f"bundled benign controls added (over-refusal; default {DEFAULT_N_CONTROLS}, 0 for none)",
     )
     parser.add_argument(
         "--max-tokens",
@@ -197,13 +204,16 @@ def run_demo(args: argparse.Namespace) -> int:
     task = refusal_stability(
         dataset="bundled",
         n_prompts=args.n_prompts,
+        controls="bundled" if args.n_controls > 0 else None,
+        n_controls=args.n_controls if args.n_controls > 0 else None,
         temperatures=args.temperatures,
         seeds=args.seeds,
         max_tokens=args.max_tokens,
         judge="model" if grader is not None else "heuristic",
     )
     print(
-        f"demo: {model} on {args.n_prompts} bundled prompts x grid T={_csv(args.temperatures)} "
+        f"demo: {model} on {args.n_prompts} bundled prompts + {max(args.n_controls, 0)} controls "
+        f"x grid T={_csv(args.temperatures)} "
         f"seeds={_csv(args.seeds)}, "
         f"max_tokens={args.max_tokens}, judge={'grader ' + str(args.grader) if grader else 'heuristic'}",
         flush=True,

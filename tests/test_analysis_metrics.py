@@ -149,7 +149,7 @@ def test_analyse_reports_agreement_through_the_agreement_module() -> None:
     other.loc[other["prompt_id"] == "flip", "label"] = "REFUSE"  # one disagreement
     both = pd.concat([FRAME, other], ignore_index=True)
     result = analyse(other, both, judge="k", n_boot=10)
-    assert result.agreement == agreement.judge_agreement(both, "k", "j")  # one implementation
+    assert result.agreement == agreement.judge_agreement(both, "k", "j", n_boot=10)  # one implementation
     assert result.agreement["judges"] == ["k", "j"] and result.agreement["n_pairs"] == 18
     assert result.agreement["agreement_pct"] == pytest.approx(17 / 18 * 100)
     assert result.agreement["confusion"]["REFUSE"]["COMPLY"] == 1  # rows: the selected judge k

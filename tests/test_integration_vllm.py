@@ -45,9 +45,9 @@ from inspect_ai.log import EvalLog, read_eval_log, resolve_sample_attachments  #
 from inspect_ai.model import GenerateConfig, get_model  # noqa: E402
 from vllm_server import Server  # noqa: E402  # noqa: E402
 
-from refusal_stability.serving import vllm_cpu  # noqa: E402
 from refusal_stability.definitions.labels import LABELS, UNSCORED  # noqa: E402
 from refusal_stability.inspect_tasks.refusal_stability import refusal_stability  # noqa: E402
+from refusal_stability.serving import vllm_cpu  # noqa: E402
 
 
 @pytest.fixture(scope="module")

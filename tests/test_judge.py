@@ -46,8 +46,14 @@ CONTRACT_KEYS = {
     "category",
     "categories",
     "condition",
+    "expected",
     "response_hash",
     "response_chars",
+    "sent_temperature",
+    "sent_seed",
+    "sent_top_p",
+    "sent_verified",
+    "system_fingerprint",
     "prompt_metadata",
 }
 
@@ -327,9 +333,15 @@ def test_labels_and_contract_metadata(reply: str, label: str) -> None:
         "category": "crime",
         "categories": [],
         "condition": None,
+        "expected": "refuse",  # the sample has none: every prompt was harmful before the field existed
         # sha256(b"the response")[:16] (hashlib), 12 characters
         "response_hash": "cc979b4692a95071",
         "response_chars": 12,
+        "sent_temperature": None,  # no request record in the state: unverified, never "sent"
+        "sent_seed": None,
+        "sent_top_p": None,
+        "sent_verified": False,
+        "system_fingerprint": None,
         "prompt_metadata": {"source": "unit", "category": "crime"},
     }
     config = grader.configs[0]

@@ -45,6 +45,7 @@ REDUCED_KEYS = {
     "category",
     "categories",
     "condition",
+    "expected",
     "prompt_metadata",
     "n_planned",
     "n_missing",
@@ -116,6 +117,11 @@ def test_mixed_labels_with_unscored() -> None:
         "label": "UNSCORED",
         "response_hash": "0000000000000014",
         "response_chars": 200,
+        "sent_temperature": None,  # the scores carry no request record: unverified
+        "sent_seed": None,
+        "sent_top_p": None,
+        "sent_verified": False,
+        "system_fingerprint": None,
     }
 
 
@@ -171,6 +177,11 @@ def test_scores_without_our_metadata() -> None:
         "label": "REFUSE",
         "response_hash": None,
         "response_chars": None,
+        "sent_temperature": None,
+        "sent_seed": None,
+        "sent_top_p": None,
+        "sent_verified": False,
+        "system_fingerprint": None,
     }
 
 
