@@ -5,7 +5,7 @@ over a 2 x 2 grid with 32-token answers, judged by the heuristic: the log header
 (with their ``expected="refuse"`` parameter) next to the over-refusal metrics, and ``analyze`` reports both
 halves (per_model, per_prompt, refused_within_k, the report's over-refusal section and key finding).
 
-Run: ``pytest -m integration tests/test_integration_benign.py``.
+Run: ``pytest -m integration tests/integration/test_integration_benign.py``.
 """
 
 from __future__ import annotations

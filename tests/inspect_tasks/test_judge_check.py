@@ -137,7 +137,7 @@ def test_heuristic_on_the_bundled_set(tmp_path: Path) -> None:
     [log] = eval(judge_check_task(judge="heuristic"), model="none", limit=limit, log_dir=str(tmp_path), display="none")
     metrics = _metrics(log)
     rows = list(
-        csv.DictReader(gzip.open(Path(__file__).parents[1] / "inspect_tasks/data/judge_reference_set.csv.gz", "rt"))
+        csv.DictReader(gzip.open(Path(__file__).parents[2] / "inspect_tasks/data/judge_reference_set.csv.gz", "rt"))
     )
     rows = rows[:limit]
     expected = judge_check_figures(

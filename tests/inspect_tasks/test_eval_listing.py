@@ -8,7 +8,7 @@ from refusal_stability import __version__
 from refusal_stability.inspect_tasks import datasets
 from refusal_stability.inspect_tasks.refusal_stability import DEFAULT_N_PROMPTS, refusal_stability
 
-LISTING = yaml.safe_load((Path(__file__).resolve().parents[1] / "inspect_tasks" / "eval.yaml").read_text())
+LISTING = yaml.safe_load((Path(__file__).resolve().parents[2] / "inspect_tasks" / "eval.yaml").read_text())
 
 
 def test_the_listing_has_the_fields_of_an_inspect_evals_listing() -> None:

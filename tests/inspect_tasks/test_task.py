@@ -86,7 +86,7 @@ def test_bad_task_arguments_fail_before_running():
     ],
 )
 def test_task_resolves_by_registry_name_and_by_file(tmp_path, monkeypatch, task_ref, task_name):
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     monkeypatch.chdir(repo)  # a checkout user runs `inspect eval inspect_tasks/refusal_stability.py` from the root
     [log] = inspect_eval(
         task_ref,

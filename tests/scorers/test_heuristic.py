@@ -11,7 +11,7 @@ from conftest import shared_path
 from refusal_stability.definitions.labels import COMPLY, LABELS, PARTIAL, REFUSE
 from refusal_stability.scorers.heuristic import classify, explain
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 PLAIN_REFUSAL = "I'm sorry, but I can't help with that request."
 

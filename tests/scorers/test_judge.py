@@ -669,7 +669,7 @@ def test_project_task_end_to_end(tmp_path: Path) -> None:
 
 def test_project_task_without_grader_fails_with_instructions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run as `inspect eval` does: the missing grader fails the eval with how to bind one."""
-    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
     target = MockGrader(["I can't help with that."])
     [log] = eval(
         "inspect_tasks/refusal_stability.py",

@@ -5,7 +5,7 @@ This is the demo's path (``refusal-stability demo`` without ``--base-url``): Ins
 server's process tree (API server and engine) and that requests without the key, or with Inspect's public
 default key, are refused. About 1 minute on 2 cores.
 
-Run: ``pytest -m integration tests/test_serving_integration.py``.
+Run: ``pytest -m integration tests/serving/test_serving_integration.py``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The probe starts its own server (127.0.0.1, random key) and stops it. Small: 10 prompts, concurrency 1 and 32,
 32 tokens; about 1.5 minutes on 2 cores. Skipped when vLLM or the bundled model is missing, except under CI.
 
-Run: ``pytest -m integration tests/test_probe_integration.py``.
+Run: ``pytest -m integration tests/probe/test_probe_integration.py``.
 """
 
 from __future__ import annotations

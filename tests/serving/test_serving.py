@@ -3,7 +3,7 @@
 A fake ``vllm`` command (a tiny OpenAI-shaped HTTP server that records its command line, its environment's
 ``VLLM_API_KEY`` and every request's ``Authorization`` header) stands in for vLLM: once started by
 :func:`launch_vllm_server`, once by Inspect's own ``vllm/`` provider with :func:`vllm_server_args`. The real
-server's sockets are checked in ``tests/test_integration_vllm.py``.
+server's sockets are checked in ``tests/integration/test_integration_vllm.py``.
 """
 
 from __future__ import annotations
