@@ -127,6 +127,26 @@ def check_completeness(sources: Sequence[LogInfo], allow_incomplete: bool = Fals
     return completeness_table(sources)
 
 
+_SENT = ["sent_verified", "sent_temperature", "sent_seed"]
+
+
+def _records_as_sent(records: pd.DataFrame) -> pd.DataFrame:
+    """(judge, prompt, temperature, seed) with the temperature and seed that reached the model where that is known.
+
+    Two logs of a provider that dropped both (asked for different grids, sent none) hold the same kind of draw:
+    they overlap, so they are replicates, never one run pooled over two "grids" that never reached the model.
+    """
+    if not set(_SENT) <= set(records.columns):
+        return records
+    records = records.copy()
+    verified = records.pop("sent_verified").astype(bool).to_numpy()
+    sent_temperature, sent_seed = records.pop("sent_temperature"), records.pop("sent_seed")
+    if verified.any():
+        records["temperature"] = records["temperature"].astype(float).where(~verified, sent_temperature.astype(float))
+        records["seed"] = records["seed"].astype("Int64").where(~verified, sent_seed.astype("Int64"))
+    return records
+
+
 def name_replicates(frame: pd.DataFrame, sources: Sequence[LogInfo]) -> tuple[pd.DataFrame, dict[str, str]]:
     """Name runs apart: different identities by what differs, re-runs of one identity ``model (run 1)``, ...
 
@@ -151,14 +171,15 @@ def name_replicates(frame: pd.DataFrame, sources: Sequence[LogInfo]) -> tuple[pd
     key = ["model", "judge", "prompt_id", "temperature", "seed"]
     logs = {info.path for info in sources if info.is_log}
     rows = frame[frame["origin"].isin(logs)]
-    repeated = rows[rows.duplicated(key, keep=False)]
+    as_sent = _records_as_sent(rows[[*key, *(c for c in _SENT if c in rows)]])
+    repeated = rows[as_sent.duplicated(key, keep=False).to_numpy()]
     if repeated.empty:
         return frame, distinct
     created = {info.path: info.created or "" for info in sources}
     renamed: dict[str, str] = {}  # origin -> replicate name (a log holds one run)
     for run, part in rows[rows["model"].isin(repeated["model"].unique())].groupby("model", observed=True):
         origins = sorted(part["origin"].unique(), key=lambda origin: (created.get(origin, ""), origin))
-        codes = pd.util.hash_pandas_object(part[key[1:]], index=False).to_numpy()
+        codes = pd.util.hash_pandas_object(as_sent.loc[part.index, key[1:]], index=False).to_numpy()
         origin_of = part["origin"].to_numpy()
         replicates: list[set[int]] = []
         names: dict[str, str] = {}

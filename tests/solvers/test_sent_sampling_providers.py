@@ -149,3 +149,17 @@ def test_mockllm_is_unverified_and_analysed_as_asked(tmp_path):
     row = result.per_model.iloc[0]
     assert (row["temperature_sent"], row["seed_sent"]) == ("unverified", "unverified")
     assert sorted(result.within_temperature["temperature"].unique()) == [0.0, 1.0]
+
+
+def test_two_anthropic_logs_that_asked_different_temperatures_are_the_same_draws(anthropic_api, tmp_path):
+    """Nothing was sent in either log, so they are one kind of run: replicates, never two temperature arms."""
+    anthropic_api.reset(flipping_responder())
+    first = run(ANTHROPIC, tmp_path, temperatures=[0.0, 1.0], seeds=[1, 2])
+    second = run(ANTHROPIC, tmp_path, temperatures=[0.5], seeds=[7, 8])
+    assert first.status == second.status == "success"
+    result = analyze([tmp_path / "logs"], n_boot=20)
+    runs = sorted(result.per_model["model"])
+    assert runs == [f"{ANTHROPIC} (run 1)", f"{ANTHROPIC} (run 2)"], runs
+    assert sorted(result.per_model["n_prompts"]) == [2, 2]
+    assert set(result.per_model["temperature_sent"]) == {"none"}
+    assert result.frame["temperature"].isna().all()
