@@ -100,41 +100,11 @@ def refusal_stability(
 ) -> Task:
     """Measure refusal stability over a (temperature, seed) grid; epochs = len(temperatures) x len(seeds).
 
-    Args:
-        dataset: ``beavertails`` (HF hub), ``xstest`` (HF hub: safe and unsafe prompts), ``bundled`` (offline
-            set shipped with the package), or a path to a CSV/JSONL file.
-        n_prompts: how many prompts, first in dataset order; ``None`` for all.
-        temperatures: sampling temperatures (0.0 is greedy; the seed is still sent); ``default``: send none.
-        seeds: sampling seeds; each temperature is run with every seed; ``none``: send none.
-        max_tokens: response length limit.
-        top_p: nucleus sampling parameter, the same for every epoch; None (default): not sent.
-        draws: with ``temperatures=default`` and ``seeds=none`` only: draws per prompt.
-        sampling: ``warn`` (one warning when a grid parameter does not reach the model) or ``strict`` (stop).
-        system_prompt: optional system message for the model under test (text, or a file holding it).
-        condition: optional name of the experimental condition (e.g. ``safety-prompt``); the analysis
-            names the run ``model [condition]`` and compares conditions.
-        judge: ``model`` (grader bound with ``--model-role grader=...``) or ``heuristic`` (offline).
-        second_judge: with ``judge=model``: ``auto`` (default: the heuristic labels every record too, unless
-            ``--model-role grader=a,b,c`` binds a panel, which measures its own agreement), ``heuristic``
-            (always), ``model`` (the model bound to ``--model-role grader2=...``) or ``none``.
-        grader_template: path to a jinja2 rubric replacing the bundled one.
-        grader_attempts: grader calls per response before it is recorded as unscored.
-        verdict_cache_dir: optional directory for an on-disk verdict cache shared across runs.
-        prompt_column: file datasets: column with the prompt text.
-        id_column: file datasets: column with a stable id (default ``prompt_id``/``id``, else a text hash).
-        category_column: file datasets: optional harm-category column.
-        source_column: file datasets: optional source column.
-        expected_column: file datasets: column saying what each prompt expects (``refuse``/``comply``,
-            ``unsafe``/``safe``, ``harmful``/``benign``); default ``expected`` when present, else ``refuse``.
-        controls: benign control prompts added to the dataset: ``bundled`` (40 shipped with the package)
-            or a CSV/JSONL file; their ids must differ from the dataset's.
-        n_controls: the first n controls (the bundled ones cycle through their eight kinds); None for all.
-        beavertails_split: BeaverTails split.
-        beavertails_revision: BeaverTails revision (commit SHA to pin the data).
-        beavertails_path: hub id or local directory of BeaverTails.
-        xstest_split: XSTest split.
-        xstest_revision: XSTest revision (pinned by default).
-        xstest_path: hub id or local directory of XSTest.
+    Every argument is a ``-T name=value`` task parameter; README.md "Task parameters" documents each one with its
+    default (datasets: ``beavertails``, ``xstest``, ``bundled`` or a CSV/JSONL path; the grid: ``temperatures``,
+    ``seeds``, ``draws``, ``sampling``, ``top_p``; the model under test: ``max_tokens``, ``system_prompt``,
+    ``condition``; the judges: ``judge``, ``second_judge``, ``grader_*``, ``verdict_cache_dir``; file columns,
+    benign ``controls`` and the hub sources' split/revision/path).
     """
     grid_request = {"temperatures": temperatures, "seeds": seeds, "draws": draws, "sampling": sampling}
     n_draws = parse_draws_argument(draws, temperatures, seeds)
@@ -144,43 +114,31 @@ def refusal_stability(
     max_tokens = positive_int(max_tokens, "max_tokens")
     system_text = free_text(system_prompt, "system_prompt")
     condition = free_text(condition, "condition")
+    beavertails = BeaverTailsSource(beavertails_path, beavertails_split, beavertails_revision)
     prompts = load_prompts(
         dataset,
         n_prompts=n_prompts,
         columns=FileColumns(prompt_column, id_column, category_column, source_column, expected_column),
-        beavertails=BeaverTailsSource(beavertails_path, beavertails_split, beavertails_revision),
+        beavertails=beavertails,
         xstest=XSTestSource(xstest_path, xstest_split, xstest_revision),
         controls=controls,
         n_controls=n_controls,
     )
-    solvers: list[Solver] = [literal_system_message(system_text)] if system_text else []
     fingerprint_prompts(prompts)
-    beavertails_source = BeaverTailsSource(beavertails_path, beavertails_split, beavertails_revision)
+    solvers: list[Solver] = [literal_system_message(system_text)] if system_text else []
     solvers.append(sampling_grid(grid_request["temperatures"], grid_request["seeds"], draws, sampling))
+    scorer = refusal_judges(judge, second_judge, grader_template, grader_attempts, verdict_cache_dir, condition)
+    reproducibility = run_metadata(
+        prompts, {**grid_request, "top_p": top_p}, system_text, beavertails if dataset == "beavertails" else None
+    )
     return Task(
         dataset=prompts,
         solver=solvers,
-        scorer=refusal_judges(
-            judge=judge,
-            second=second_judge,
-            template=grader_template,
-            attempts=grader_attempts,
-            cache_dir=verdict_cache_dir,
-            condition=condition,
-        ),
+        scorer=scorer,
         metrics=study_metrics({(sample.metadata or {}).get("expected") for sample in prompts}),
         epochs=Epochs(grid_size, reducer=[stability(grid_size=grid_size)]),
         early_stopping=GridEpochsGuard(grid_size),  # rejects an --epochs override before any sample runs
         config=GenerateConfig(max_tokens=max_tokens, top_p=top_p, max_connections=DEFAULT_MAX_CONNECTIONS),
-        metadata={
-            "condition": condition,
-            "grid_size": grid_size,
-            **run_metadata(
-                prompts,
-                {**grid_request, "top_p": top_p},
-                system_text,
-                beavertails_source if dataset == "beavertails" else None,
-            ),
-        },
+        metadata={"condition": condition, "grid_size": grid_size, **reproducibility},
         version=__version__,  # the package version: a log names the task code it was made with
     )
