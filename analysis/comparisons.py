@@ -182,7 +182,6 @@ def compare_runs(
     models = sorted(wide.columns.get_level_values("model").unique())
     values = np.stack([wide[column][models].to_numpy() for column in columns], axis=2) * scales  # (P, M, 4)
     present = ~np.isnan(values[:, :, 0])
-    tail = (1 - level) / 2 * 100
     rows: list[dict] = []
     by_size: dict[int, list[tuple[int, np.ndarray]]] = {}  # n shared -> (first row index, diff matrix)
     for i, j in combinations(range(len(models)), 2):
@@ -199,32 +198,30 @@ def compare_runs(
                 statistic, p = wilcoxon_signed_rank(diff[:, k])
             else:
                 statistic, p = mcnemar_exact(x[:, k] > 0, y[:, k] > 0)
-            rows.append(
-                {
-                    "a": models[i],
-                    "b": models[j],
-                    "metric": metric,
-                    "value_a": mean_x[k],
-                    "value_b": mean_y[k],
-                    "diff": mean_diff[k],
-                    "ci_low": np.nan,
-                    "ci_high": np.nan,
-                    "test": test,
-                    "statistic": statistic,
-                    "p": p,
-                    "p_holm": np.nan,
-                    "n_prompts": n,
-                }
-            )
-    # one resample matrix per shared-prompt count, applied to every pair of that size in one product
-    for n, pairs in by_size.items():
-        stacked = np.concatenate([diff for _, diff in pairs], axis=1)  # (n, 4 * pairs)
-        low, high = np.percentile(_resample_weights(n, n_boot, seed) @ stacked, [tail, 100 - tail], axis=0)
-        for index, (first, _) in enumerate(pairs):
-            block = slice(index * len(metrics), (index + 1) * len(metrics))
-            for k, (lo, hi) in enumerate(zip(low[block], high[block], strict=True)):
-                rows[first + k]["ci_low"], rows[first + k]["ci_high"] = lo, hi
+            values_of_row = (models[i], models[j], metric, mean_x[k], mean_y[k], mean_diff[k])
+            cells = (*values_of_row, np.nan, np.nan, test, statistic, p, np.nan, n)  # CIs and Holm filled below
+            rows.append(dict(zip(COMPARISON_COLUMNS, cells, strict=True)))
+    _fill_intervals(rows, by_size, len(metrics), n_boot, seed, level)
     out = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
     if len(out):
         out["p_holm"] = holm(out["p"].to_numpy())
     return out
+
+
+def _fill_intervals(
+    rows: list[dict],
+    by_size: dict[int, list[tuple[int, np.ndarray]]],
+    n_metrics: int,
+    n_boot: int,
+    seed: int,
+    level: float,
+) -> None:
+    """Bootstrap CIs of every pair's differences: one resample matrix per shared-prompt count, one product."""
+    tail = (1 - level) / 2 * 100
+    for n, pairs in by_size.items():
+        stacked = np.concatenate([diff for _, diff in pairs], axis=1)  # (n, n_metrics * pairs)
+        low, high = np.percentile(_resample_weights(n, n_boot, seed) @ stacked, [tail, 100 - tail], axis=0)
+        for index, (first, _) in enumerate(pairs):
+            block = slice(index * n_metrics, (index + 1) * n_metrics)
+            for k, (lo, hi) in enumerate(zip(low[block], high[block], strict=True)):
+                rows[first + k]["ci_low"], rows[first + k]["ci_high"] = lo, hi

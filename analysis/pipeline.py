@@ -113,6 +113,36 @@ def _validate(threshold: float, n_boot: int, consensus_min: int, workers: int | 
         raise AnalysisInputError(f"--workers {workers}: expected a positive integer")
 
 
+def _given_inputs(
+    inputs: str | Path | Sequence[str | Path], labels: str | Path | Sequence[str | Path]
+) -> tuple[list[str | Path], list[str | Path]]:
+    """The inputs and label CSVs as lists (one str or Path is one input); at least one is required."""
+    inputs, labels = _as_list(inputs), _as_list(labels)
+    if not inputs and not labels:
+        raise AnalysisInputError("give at least one .eval log, directory or --labels CSV")
+    return inputs, labels
+
+
+def _as_sent(loaded: LoadedInputs, allow_partial_sampling: bool) -> tuple[pd.DataFrame, list[str]]:
+    """What reached each run's model (``*_sent``), the partial-run check, and unsent grids relabelled as draws."""
+    sent = sent_sampling.sent_summary(loaded.frame)
+    sampling_notes = sent_sampling.check_partial(loaded.frame, sent, allow_partial_sampling)
+    loaded.frame = sent_sampling.records_as_sent(loaded.frame, sent)
+    return sent, sampling_notes
+
+
+def _attach_inputs(
+    result: AnalysisResult, loaded: LoadedInputs, sent: pd.DataFrame, completeness: pd.DataFrame, n_missing: int
+) -> None:
+    """Put what the inputs were (prompts, sources, skipped files, completeness, what was sent) on the result."""
+    result.prompts = loaded.prompts
+    result.per_model = result.per_model.merge(sent, on="model", how="left")
+    result.completeness = completeness
+    result.sources = loaded.sources
+    result.skipped = loaded.skipped
+    result.n_missing = n_missing
+
+
 def analyze(
     inputs: str | Path | Sequence[str | Path] = (),
     labels: str | Path | Sequence[str | Path] = (),
@@ -133,15 +163,11 @@ def analyze(
 ) -> AnalysisResult:
     """Analyse eval logs and/or label CSVs: the library form of ``refusal-stability analyze``.
 
-    Example:
-        >>> from refusal_stability.analysis import analyze
-        >>> result = analyze(["logs/"])  # doctest: +SKIP
-        >>> result.per_model[["model", "mean_ssi", "flip_pct"]]  # doctest: +SKIP
-        >>> result.write_tables("reports"); result.write_report("reports")  # doctest: +SKIP
+    Example: ``result = analyze("logs/"); result.write_tables("reports"); result.write_report("reports")``.
 
     Args:
-        inputs: .eval logs, directories (searched recursively for *.eval) or label CSVs; one path (str or
-            Path) is one input.
+        inputs: logs (.eval or .json), directories or ``s3://`` prefixes (searched recursively) or label CSVs;
+            one path (str or Path) is one input.
         labels: long-format label CSVs (model, prompt_id, temperature, seed, judge, label).
         judge: judge whose labels feed the metrics (default: the task's primary judge, or the only one).
         threshold: SSI below this is unstable.
@@ -154,12 +180,9 @@ def analyze(
         workers: worker processes for reading logs and drawing figures (default min(2, CPUs)).
         progress: called with progress lines.
         unknown_labels_as_unscored: label CSVs: count unknown labels as UNSCORED instead of failing.
-        prefetch_evidence: start reading the report's flip evidence in a forked process as soon as the
-            per-prompt tables exist (``result.start_flip_evidence``); for callers that write the report.
-        allow_partial_sampling: analyse a run whose epochs disagree on whether a temperature, seed or top_p
-            reached the model (an error otherwise; ``analysis.sent_sampling``).
-        allow_different_prompts: compare runs whose shared prompt ids hold different texts (an error otherwise;
-            comparisons.csv's ``prompt_texts_differ`` counts them).
+        prefetch_evidence: read the report's flip evidence in a forked process early (callers that write it).
+        allow_partial_sampling: analyse runs where a parameter reached some epochs only (else an error).
+        allow_different_prompts: compare runs whose shared prompt ids hold different texts (else an error).
 
     Returns:
         The AnalysisResult.
@@ -168,9 +191,7 @@ def analyze(
         AnalysisInputError: bad arguments or bad input; the message names it and says what to do.
     """
     _validate(threshold, n_boot, consensus_min, workers, seed)
-    inputs, labels = _as_list(inputs), _as_list(labels)
-    if not inputs and not labels:
-        raise AnalysisInputError("give at least one .eval log, directory or --labels CSV")
+    inputs, labels = _given_inputs(inputs, labels)
     prompt_table = read_prompts_csv(prompts) if prompts is not None else None
     loaded = load_inputs(inputs, labels, progress, workers, unknown_labels_as_unscored)
     checks_read = [info.judge_check for info in loaded.sources if info.judge_check is not None]
@@ -178,9 +199,7 @@ def analyze(
         return judge_check_only(loaded, judge_check_table(checks_read, n_boot, seed), n_boot, seed)
     if prompt_table is not None:
         loaded = join_prompt_file(loaded, prompt_table)
-    sent = sent_sampling.sent_summary(loaded.frame)  # what reached each run's model
-    sampling_notes = sent_sampling.check_partial(loaded.frame, sent, allow_partial_sampling)
-    loaded.frame = sent_sampling.records_as_sent(loaded.frame, sent)
+    sent, sampling_notes = _as_sent(loaded, allow_partial_sampling)
     completeness, frame, n_missing = _checked(loaded, judge, allow_incomplete)
     group_columns = _check_group_by(group_by, loaded.prompts)
     if progress:
@@ -188,21 +207,13 @@ def analyze(
     result = analyse(
         frame, loaded.frame, judge=judge, threshold=threshold, n_boot=n_boot, seed=seed, consensus_min=consensus_min
     )
-    result.prompts = loaded.prompts
-    result.per_model = result.per_model.merge(sent, on="model", how="left")
-    result.completeness = completeness
-    result.sources = loaded.sources
-    result.skipped = loaded.skipped
-    result.n_missing = n_missing
+    _attach_inputs(result, loaded, sent, completeness, n_missing)
     if prefetch_evidence:
         result.start_flip_evidence()  # read while the study tables are computed
     _add_studies(result, group_columns, n_boot, seed, allow_different_prompts)
     result.judge_check = judge_check_table(checks_read, n_boot, seed) if checks_read else None
     _to_plain_text(result)
-    if result.resample_attack is not None:  # the attacker's sentence of the report, from plain-text tables
-        result.reask_after_refusal = attack.reask_after_refusal(
-            over_refusal.harmful_rows(result.per_prompt), metrics.ATTACK_K
-        )
+    _add_reask(result)
     result.settings.update(
         group_by=list(group_columns),
         consensus_min=consensus_min,
@@ -212,6 +223,13 @@ def analyze(
         prompts=str(prompts) if prompts is not None else None,
     )
     return result
+
+
+def _add_reask(result: AnalysisResult) -> None:
+    """The re-ask-after-refusal table (the attacker's sentence of the report), from the plain-text tables."""
+    if result.resample_attack is not None:
+        harmful = over_refusal.harmful_rows(result.per_prompt)
+        result.reask_after_refusal = attack.reask_after_refusal(harmful, metrics.ATTACK_K)
 
 
 def judge_check_only(loaded: LoadedInputs, table: pd.DataFrame, n_boot: int, seed: int) -> AnalysisResult:

@@ -15,9 +15,12 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from refusal_stability.definitions.grid import DEFAULT_SEEDS, DEFAULT_TEMPERATURES
+
+if TYPE_CHECKING:
+    from inspect_ai.model import Model
 from refusal_stability.inspect_tasks.refusal_stability import DEFAULT_MAX_CONNECTIONS
 from refusal_stability.option_types import (
     folder_option,
@@ -72,6 +75,11 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_SEEDS,
         help=f"comma-separated seeds (default {_csv(DEFAULT_SEEDS)})",
     )
+    _add_model_and_output_arguments(parser)
+
+
+def _add_model_and_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """The demo's models, server, output and display options."""
     parser.add_argument(
         "--grader",
         metavar="MODEL",
@@ -171,10 +179,24 @@ def _analyze(log_path: str, args: argparse.Namespace) -> Path:
     return Path(write_analysis(result, args.out, figures=not args.no_figures))  # --out replaced whole
 
 
+def _grader_roles(
+    model: str, grader: str | Model | None, base_url: str | None, model_args: dict[str, Any]
+) -> dict[str, str | Model] | None:
+    """The grader role: a vllm/ grader on the model under test shares the server Inspect starts for it."""
+    from inspect_ai.model import get_model
+
+    if grader is None:
+        return None
+    if grader == model and base_url:
+        return {"grader": get_model(grader, base_url=base_url)}
+    if grader == model and model_args:
+        return {"grader": get_model(grader, **model_args)}
+    return {"grader": grader}
+
+
 def run_demo(args: argparse.Namespace) -> int:
     """Run the demo study and its report; return the exit code (0 ok, 1 eval failed, 2 bad setup)."""
     from inspect_ai import eval as inspect_eval
-    from inspect_ai.model import Model, get_model
 
     from refusal_stability.analysis.tidy import AnalysisInputError
     from refusal_stability.analysis.whole_output import check_writable_out
@@ -191,16 +213,7 @@ def run_demo(args: argparse.Namespace) -> int:
         return 2
 
     model_args = _server_args(args) if model.startswith("vllm/") else {}
-    model_roles: dict[str, str | Model] | None = None
-    if grader is not None:
-        # A vllm/ grader on the same model shares the server Inspect starts for the model under test.
-        if grader == model and args.base_url:
-            model_roles = {"grader": get_model(grader, base_url=args.base_url)}
-        elif grader == model and model_args:
-            model_roles = {"grader": get_model(grader, **model_args)}
-        else:
-            model_roles = {"grader": grader}
-
+    model_roles = _grader_roles(model, grader, args.base_url, model_args)
     task = refusal_stability(
         dataset="bundled",
         n_prompts=args.n_prompts,
