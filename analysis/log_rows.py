@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from refusal_stability.analysis.epoch_columns import EPOCH_FIELDS, SharedFields, epoch_columns
 from refusal_stability.analysis.tidy import PRIMARY_ROLE, AnalysisInputError
 from refusal_stability.definitions.labels import LABELS, UNSCORED
 
@@ -83,24 +84,51 @@ def member_label(votes: Any, index: int) -> str:
 
 
 def _member_samples(
-    reduction: Any, sample: Any, epochs: list[dict[str, Any]], taken: set[str]
-) -> list[tuple[tuple[Any, ...], list[dict[str, Any]]]]:
-    """(per-sample tuple, epoch rows) of each member of a panel reduction's sample (none without a panel)."""
+    reduction: Any, sample: Any, columns: dict[str, list[Any]], taken: set[str]
+) -> list[tuple[tuple[Any, ...], dict[str, list[Any]]]]:
+    """(per-sample tuple, epoch columns) of each member of a panel reduction's sample (none without a panel)."""
     meta = sample.metadata or {}
     members = meta.get("panel_members")
     if not isinstance(members, list) or len(members) < 2:
         return []
+    votes = columns.get("panel") or [None] * len(columns["label"])
     out = []
     for index, judge in enumerate(member_judges(members, taken)):
         head = (str(sample.sample_id), meta.get("source"), meta.get("category"), judge, f"{reduction.scorer}[{judge}]")
-        rows = [{**entry, "label": member_label(entry.get("panel"), index)} for entry in epochs]
-        out.append(((*head, PANEL_MEMBER_ROLE, meta.get("expected")), rows))
+        labels = [member_label(vote, index) for vote in votes]
+        out.append(((*head, PANEL_MEMBER_ROLE, meta.get("expected")), {**columns, "label": labels}))
     return out
 
 
-def rows_from_reductions(reductions: list[Any]) -> tuple[dict[str, Any], list[dict[str, Any]], set[str]]:
-    """Rebuild every (sample, epoch) row from the stability reductions of a header-only read."""
-    epochs_all: list[dict[str, Any]] = []
+def _sample_columns(reduction: Any, sample: Any) -> dict[str, list[Any]]:
+    """The epoch columns of one reduced sample (either layout), or a clear error."""
+    columns = epoch_columns((sample.metadata or {}).get("epochs"))
+    if columns is None:
+        raise AnalysisInputError(
+            f"stability reduction of sample {sample.sample_id!r} (scorer {reduction.scorer!r}) has no "
+            "metadata['epochs'] (columns or a list of epochs) as docs/log-schema.md requires"
+        )
+    return columns
+
+
+def rows_from_reductions(
+    reductions: list[Any], shared_from: list[Any] | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]], set[str]]:
+    """Rebuild every (sample, epoch) row from the stability reductions of a header-only read.
+
+    Args:
+        reductions: the stability reductions to read (one per judge).
+        shared_from: every stability reduction of the log (default ``reductions``): where a reduction left a
+            per-epoch field out (a second judge's), it is taken from another reduction of the same sample.
+    """
+    shared = SharedFields()
+    sample_columns: dict[int, dict[str, list[Any]]] = {}
+    for reduction in shared_from if shared_from is not None else reductions:
+        for sample in reduction.samples:
+            columns = _sample_columns(reduction, sample)
+            sample_columns[id(sample)] = columns
+            shared.add(str(sample.sample_id), columns)
+    cols: dict[str, Any] = {name: [] for name in EPOCH_FIELDS}
     per_sample: list[tuple[Any, ...]] = []  # prompt_id, source, category, judge, scorer, judge_role, expected
     repeats: list[int] = []
     prompts: list[dict[str, Any]] = []
@@ -109,15 +137,11 @@ def rows_from_reductions(reductions: list[Any]) -> tuple[dict[str, Any], list[di
     for reduction in reductions:
         for sample in reduction.samples:
             meta = sample.metadata or {}
-            epochs = meta.get("epochs")
-            if not isinstance(epochs, list):
-                raise AnalysisInputError(
-                    f"stability reduction of sample {sample.sample_id!r} (scorer {reduction.scorer!r}) has no "
-                    "metadata['epochs'] list as docs/log-schema.md requires"
-                )
+            columns = sample_columns.get(id(sample)) or _sample_columns(reduction, sample)
             if meta.get("template_hash"):
                 hashes.add(str(meta["template_hash"]))
             prompt_id = str(sample.sample_id)
+            full = {name: shared.column(prompt_id, columns, name) for name in EPOCH_FIELDS}
             per_sample.append(
                 (
                     prompt_id,
@@ -131,19 +155,16 @@ def rows_from_reductions(reductions: list[Any]) -> tuple[dict[str, Any], list[di
             )
             prompt_meta = meta.get("prompt_metadata")
             prompts.append(prompt_row(prompt_id, meta, prompt_meta if isinstance(prompt_meta, dict) else {}))
-            repeats.append(len(epochs))
-            epochs_all.extend(epochs)
-            for head, rows in _member_samples(reduction, sample, epochs, taken):
-                per_sample.append(head)
-                repeats.append(len(rows))
-                epochs_all.extend(rows)
-    cols: dict[str, Any] = {}
+            for head, rows in [(None, full), *_member_samples(reduction, sample, {**full, **columns}, taken)]:
+                if head is not None:
+                    per_sample.append(head)
+                repeats.append(len(rows["label"]))
+                for name in EPOCH_FIELDS:
+                    cols[name].extend(rows[name])
     for index, name in enumerate(("prompt_id", "source", "category", "judge", "scorer", "judge_role", "expected")):
         values = np.empty(len(per_sample), dtype=object)
         values[:] = [sample[index] for sample in per_sample]
         cols[name] = np.repeat(values, repeats)  # one value per epoch of its sample
-    for name in ("epoch", "temperature", "seed", "label", "response_hash", "response_chars", *_SENT_FIELDS):
-        cols[name] = [entry.get(name) for entry in epochs_all]
     return cols, prompts, hashes
 
 

@@ -2,7 +2,8 @@
 
 Log reading uses the fastest correct path:
 1. header-only read (``read_eval_log(header_only=True)``): the "stability" reductions carry every epoch's
-   label (and response fingerprint) in ``metadata["epochs"]``, one reduction list per scorer;
+   label (and response fingerprint) in ``metadata["epochs"]`` (columns, or a list of epochs in older logs),
+   one reduction list per scorer;
 2. otherwise (no reductions: an errored or cancelled run, or a scorer without the reducer) the sample
    summaries (``read_eval_log_sample_summaries``): each per-epoch Score's value and its small metadata
    (temperature, seed, epoch, judge) survive summary thinning.
@@ -231,8 +232,8 @@ def _from_header(path: Location, header: Any) -> tuple[pd.DataFrame, pd.DataFram
     summaries = None
     if reductions:
         keep, notes = one_scorer_per_judge(scorer_judges(reductions), path)
+        cols, prompts, hashes = rows_from_reductions([r for r in reductions if r.scorer in keep], reductions)
         reductions = [r for r in reductions if r.scorer in keep]
-        cols, prompts, hashes = rows_from_reductions(reductions)
         kind = "log (reductions)"
     else:
         try:

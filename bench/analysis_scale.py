@@ -254,7 +254,7 @@ def main() -> None:
     parser.add_argument(
         "--dir",
         type=Path,
-        default=Path(tempfile.gettempdir()) / "refusal-stability-scale-v2",
+        default=Path(tempfile.gettempdir()) / "refusal-stability-scale-v3",  # v3: reductions as epoch columns
         help="where logs are cached and reports written (default: %(default)s)",
     )
     parser.add_argument("--sizes", default=",".join(str(n) for n in SHAPES), help="comma-separated record counts")

@@ -32,7 +32,12 @@ EPOCH_KEYS = (
     "sent_verified",
     "system_fingerprint",
 )
-"""Keys of each entry of the reduction's ``epochs`` list (plus ``panel`` when a grader panel judged)."""
+"""The per-epoch fields: the columns of the reduction's ``epochs`` (plus ``panel`` when a grader panel judged)."""
+
+# always written; every other column is left out where it holds no value on any epoch of the sample
+_ALWAYS = ("epoch", "label")
+# what a second judge's reduction keeps: the rest describes the response, which the primary judge's reduction holds
+_SECOND_ROLE = "second"
 
 # carried from the first epoch that has them (they are the same on every epoch of a sample)
 _SAMPLE_KEYS = ("judge", "judge_role", "template_hash", "source", "category", "categories", "condition", "expected")
@@ -100,14 +105,23 @@ def _epoch_records(scores: list[Score]) -> tuple[list[dict[str, Any]], dict[str,
     return epochs, sample, prompt_metadata
 
 
-def _per_temperature(epochs: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    """Label counts (UNSCORED included) per temperature; epochs without one count under ``unknown``."""
-    per_temperature: dict[str, dict[str, int]] = {}
-    for entry in epochs:
-        key = str(entry["temperature"]) if entry["temperature"] is not None else "unknown"
-        cell = per_temperature.setdefault(key, dict.fromkeys((*LABELS, UNSCORED), 0))
-        cell[entry["label"]] += 1
-    return per_temperature
+def _columns(epochs: list[dict[str, Any]], judge_role: Any) -> dict[str, list[Any]]:
+    """The epoch records as columns (one list per field, in epoch order), without null-only or shared fields.
+
+    A column that is null on every epoch is left out (the reader reads it as null), and so is ``sent_verified``
+    when no epoch was verified. A second judge's reduction keeps only ``epoch``, ``label`` (and ``panel``): the
+    grid, what was sent and the fingerprints describe the response, which the primary judge's reduction of the
+    same sample holds; the reader takes them from there.
+    """
+    keys = [*EPOCH_KEYS, "panel"]
+    if judge_role == _SECOND_ROLE:
+        keys = [*_ALWAYS, "panel"]
+    columns: dict[str, list[Any]] = {}
+    for key in keys:
+        values = [entry.get(key) for entry in epochs]
+        if key in _ALWAYS or any(value is not None and value is not False for value in values):
+            columns[key] = values
+    return columns
 
 
 def _stability_score(
@@ -135,8 +149,7 @@ def _stability_score(
             "label_counts": label_counts,
             "majority_label": row.majority_label,
             "flipped": row.flipped,
-            "per_temperature": _per_temperature(epochs),
-            "epochs": epochs,
+            "epochs": _columns(epochs, sample.get("judge_role")),
             **sample,
             "prompt_metadata": prompt_metadata if prompt_metadata is not None else {},
             "n_planned": grid_size,

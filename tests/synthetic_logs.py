@@ -96,6 +96,7 @@ def build_eval_log(
     condition: str | None = None,
     status: str = "success",
     fingerprints: bool = True,
+    old_layout: bool = False,
 ) -> Any:
     """An EvalLog of the refusal_stability task: one EvalSample per (prompt, epoch), scores, reductions.
 
@@ -115,6 +116,8 @@ def build_eval_log(
         status: the log status (a label list may hold None for an epoch that errored: no score, no record).
         fingerprints: record response_hash/response_chars in the score metadata (False: none, as in logs
             written before fingerprints existed).
+        old_layout: write the reductions as the reducer did before the columns layout (``epochs`` a list of
+            per-epoch dicts with every field, every judge's grid and fingerprints, ``per_temperature`` counts).
     """
     from inspect_ai.log import (
         EvalConfig,
@@ -145,25 +148,33 @@ def build_eval_log(
             prompt_labels = list(judge_labels[prompt.prompt_id])
             if len(prompt_labels) != len(configs):
                 raise ValueError(f"prompt {prompt.prompt_id}: {len(prompt_labels)} labels for {len(configs)} epochs")
+            # every judge labels the same responses: the texts follow the first judge's labels
+            texts = [
+                response_text(prompt.prompt_id, epoch, first or label or "")
+                for epoch, (first, label) in enumerate(
+                    zip(labels[prompt.prompt_id], prompt_labels, strict=True), start=1
+                )
+            ]
             scores = {
                 epoch: Score(
                     value=label,
                     answer=response_text(prompt.prompt_id, epoch, label),
                     explanation="synthetic",
                     metadata=epoch_score_metadata(
-                        label, epoch, t, s, judge_name, prompt, template_hash, role, condition, None, fingerprints
+                        label, epoch, t, s, judge_name, prompt, template_hash, role, condition, text, fingerprints
                     ),
                 )
-                for epoch, (label, (t, s)) in enumerate(zip(prompt_labels, configs, strict=True), start=1)
+                for epoch, (label, (t, s), text) in enumerate(zip(prompt_labels, configs, texts, strict=True), start=1)
                 if label is not None
             }
             for epoch, score in scores.items():
                 epoch_scores[epoch - 1][name] = score
             if scores:
+                score = reduce(list(scores.values()))
+                if old_layout:
+                    score = old_layout_score(score, list(scores.values()))
                 reduced[name].append(
-                    EvalSampleScore(
-                        **reduce(list(scores.values())).model_dump(exclude={"history"}), sample_id=prompt.prompt_id
-                    )
+                    EvalSampleScore(**score.model_dump(exclude={"history"}), sample_id=prompt.prompt_id)
                 )
         samples += [
             EvalSample(
@@ -201,6 +212,46 @@ def build_eval_log(
             EvalSampleReductions(scorer=name, reducer="stability", samples=reduced[name]) for name in scorers
         ]
     return log
+
+
+OLD_EPOCH_KEYS = (
+    "epoch",
+    "temperature",
+    "seed",
+    "label",
+    "response_hash",
+    "response_chars",
+    "sent_temperature",
+    "sent_seed",
+    "sent_top_p",
+    "sent_verified",
+    "system_fingerprint",
+)
+
+
+def old_layout_score(score: Any, epoch_scores: Sequence[Any]) -> Any:
+    """A stability Score as the reducer wrote it before the columns layout (for reading old logs in tests).
+
+    ``epochs`` a list of per-epoch dicts with every field (null when absent; the second judge's too) and
+    ``per_temperature`` label counts per temperature.
+    """
+    ordered = sorted(epoch_scores, key=lambda s: s.metadata["epoch"])
+    epochs = []
+    for epoch_score in ordered:
+        meta = epoch_score.metadata
+        entry = {key: meta.get(key) for key in OLD_EPOCH_KEYS}
+        entry["label"] = meta.get("label", epoch_score.value)
+        entry["sent_verified"] = meta.get("sent_verified") is True
+        if isinstance(meta.get("panel"), dict):
+            entry["panel"] = meta["panel"]["votes"]
+        epochs.append(entry)
+    per_temperature: dict[str, dict[str, int]] = {}
+    for entry in epochs:
+        key = str(entry["temperature"]) if entry["temperature"] is not None else "unknown"
+        cell = per_temperature.setdefault(key, dict.fromkeys((*LABELS, UNSCORED), 0))
+        cell[entry["label"]] += 1
+    metadata = {**score.metadata, "epochs": epochs, "per_temperature": per_temperature}
+    return score.model_copy(update={"metadata": metadata})
 
 
 def random_labels(
@@ -247,6 +298,7 @@ def write_study(
     with_reductions: bool = True,
     second_judge: str | None = None,
     fingerprints: bool = True,
+    old_layout: bool = False,
 ) -> list[Path]:
     """Write one .eval log per model with random labels (models written in parallel); return the paths.
 
@@ -264,7 +316,7 @@ def write_study(
     jobs = []
     for index, model in enumerate(models):
         labels = random_labels([p.prompt_id for p in prompts], n_epochs, rng)
-        options: dict[str, Any] = {"fingerprints": fingerprints}
+        options: dict[str, Any] = {"fingerprints": fingerprints, "old_layout": old_layout}
         if second_judge is not None:
             options.update(second_judges={second_judge: second_judge_labels(labels, second_rng)}, with_roles=True)
         jobs.append(

@@ -552,11 +552,8 @@ def test_mini_eval_end_to_end_and_rescore(tmp_path: Path) -> None:
     assert by_id["a"].value == 1.0 and by_id["a"].answer == "REFUSE"
     b = by_id["b"]
     assert b.value == 0.5 and b.answer == "COMPLY"  # 2-2 tie: the least safe label
-    assert b.metadata["per_temperature"] == {
-        "0.0": {"REFUSE": 2, "PARTIAL": 0, "COMPLY": 0, "UNSCORED": 0},
-        "1.0": {"REFUSE": 0, "PARTIAL": 0, "COMPLY": 2, "UNSCORED": 0},
-    }
-    assert [(e["epoch"], e["temperature"], e["seed"], e["label"]) for e in b.metadata["epochs"]] == [
+    columns = b.metadata["epochs"]
+    assert list(zip(columns["epoch"], columns["temperature"], columns["seed"], columns["label"], strict=True)) == [
         (1, 0.0, 42, "REFUSE"),
         (2, 0.0, 43, "REFUSE"),
         (3, 1.0, 42, "COMPLY"),
@@ -653,17 +650,16 @@ def test_project_task_end_to_end(tmp_path: Path) -> None:
         assert len(reductions.samples) == TASK_ARGS["n_prompts"]
         for reduced in reductions.samples:
             epochs = reduced.metadata["epochs"]
-            assert [(e["epoch"], e["temperature"], e["seed"]) for e in epochs] == [
-                (1, 0.0, 42),
-                (2, 0.0, 43),
-                (3, 1.0, 42),
-                (4, 1.0, 43),
-            ]
-            assert all(e["label"] in ("REFUSE", "PARTIAL", "COMPLY") for e in epochs)
+            assert epochs["epoch"] == [1, 2, 3, 4]
+            if role == "primary":  # the second judge's reduction leaves the grid to the primary's
+                assert (epochs["temperature"], epochs["seed"]) == ([0.0, 0.0, 1.0, 1.0], [42, 43, 42, 43])
+            assert all(label in ("REFUSE", "PARTIAL", "COMPLY") for label in epochs["label"])
             assert (reduced.metadata["judge"], reduced.metadata["judge_role"]) == (judge, role)
     # the grader sees only REFUSE/COMPLY texts (see _verdict_by_content)
     assert all(
-        e["label"] in ("REFUSE", "COMPLY") for s in by_scorer["refusal_judge"].samples for e in s.metadata["epochs"]
+        label in ("REFUSE", "COMPLY")
+        for s in by_scorer["refusal_judge"].samples
+        for label in s.metadata["epochs"]["label"]
     )
 
 
@@ -739,6 +735,6 @@ def test_rescore_by_registered_name_appends_a_second_judge(tmp_path: Path) -> No
     assert second.reducer == "stability"
     assert len(second.samples) == TASK_ARGS["n_prompts"]
     assert all(s.metadata["judge"] == "rsjudgeb/judge-b" and s.answer == "PARTIAL" for s in second.samples)
-    assert all(e["label"] == "PARTIAL" for s in second.samples for e in s.metadata["epochs"])
+    assert all(label == "PARTIAL" for s in second.samples for label in s.metadata["epochs"]["label"])
     # the appended judge's metrics are in the header too, under the name the reductions use
     assert "refusal_judge1" in [s.name for s in header.results.scores]

@@ -80,7 +80,7 @@ def test_model_judge_gets_the_heuristic_as_second_judge(tmp_path: Path) -> None:
     assert (second["judge"], second["judge_role"]) == ("heuristic", "second")
     assert primary["label_counts"] == {"REFUSE": 0, "PARTIAL": 3, "COMPLY": 0}
     # the heuristic: a plain refusal twice at T=0, a step-by-step answer at T=1
-    assert [e["label"] for e in second["epochs"]] == ["REFUSE", "REFUSE", "COMPLY"]
+    assert second["epochs"]["label"] == ["REFUSE", "REFUSE", "COMPLY"]
     assert second["flipped"] is True and primary["flipped"] is False
     assert primary["condition"] == second["condition"] == "plain"
     assert primary["categories"] == ["crime"]
@@ -88,8 +88,9 @@ def test_model_judge_gets_the_heuristic_as_second_judge(tmp_path: Path) -> None:
     refusal = "I can't help with that."
     answer = "Sure, here are the steps: first do this, then do that, then finish."
     expected = [(hashlib.sha256(text.encode()).hexdigest()[:16], len(text)) for text in (refusal, refusal, answer)]
-    for meta in (primary, second):
-        assert [(e["response_hash"], e["response_chars"]) for e in meta["epochs"]] == expected
+    assert list(zip(primary["epochs"]["response_hash"], primary["epochs"]["response_chars"], strict=True)) == expected
+    # the second judge's reduction leaves the response's fields to the primary's (the reader joins them)
+    assert set(second["epochs"]) == {"epoch", "label"} and second["epochs"]["epoch"] == primary["epochs"]["epoch"]
     assert calls == ["PARTIAL", "PARTIAL"]  # two distinct texts graded once each (verdict cache)
 
 
