@@ -208,15 +208,16 @@ def by_group(result: AnalysisTables, ax: Axes) -> None:
 FIGURES: dict[str, Callable[[AnalysisTables, Axes], None]] = {
     "ssi_distribution": ssi_distribution,
     "flip_rate": flip_rate,
-    "temperature_effect": temperature_effect,
     "stability_vs_compliance": stability_vs_compliance,
     "model_comparison": model_comparison,
-    "within_temperature": within_temperature,
     "sample_size": sample_size,
 }
 
 
+# drawn only when their table has rows: runs whose temperature never reached the model have no temperature rows
 OPTIONAL_FIGURES: dict[str, tuple[str, Callable[[AnalysisTables, Axes], None]]] = {
+    "temperature_effect": ("label_rates_by_temperature", temperature_effect),
+    "within_temperature": ("within_temperature", within_temperature),
     "resample_attack": ("resample_attack", resample_attack),
     "by_group": ("by_group", by_group),
 }

@@ -72,6 +72,8 @@ def test_anthropic_drops_temperature_and_seed_and_the_analysis_says_so(anthropic
     result.write_tables(tmp_path / "out")
     result.write_report(tmp_path / "out")
     report = (tmp_path / "out" / "report.md").read_text()
+    figures = {path.stem for path in (tmp_path / "out").rglob("*.png")}
+    assert figures and not figures & {"temperature_effect", "within_temperature"}, figures
     assert "engine nondeterminism" not in report.lower()
     assert "provider default" in report
     key_findings = report.split("Key findings", 1)[1]
