@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["EPOCH_FIELDS", "SharedFields", "epoch_columns", "epoch_records"]
+__all__ = ["EPOCH_FIELDS", "SharedFields", "absent_values", "epoch_columns", "epoch_records"]
 
 EPOCH_FIELDS = (
     "epoch",
@@ -68,10 +68,12 @@ class SharedFields:
     def __init__(self) -> None:
         """An empty pool of sample columns."""
         self._by_sample: dict[str, list[dict[str, list[Any]]]] = {}
+        self.names: set[str] = set()  # every field some reduction holds
 
     def add(self, sample_id: str, columns: dict[str, list[Any]]) -> None:
         """Offer a reduction's columns of ``sample_id`` to the other reductions of that sample."""
         self._by_sample.setdefault(sample_id, []).append(columns)
+        self.names.update(columns)
 
     def column(self, sample_id: str, columns: dict[str, list[Any]], name: str) -> list[Any]:
         """``columns[name]``; else another reduction's column of the sample, matched by epoch; else absent values.
@@ -91,4 +93,9 @@ class SharedFields:
                 return values
             by_epoch = dict(zip(other["epoch"], values, strict=True))
             return [by_epoch.get(epoch) for epoch in epochs]
-        return [False if name == "sent_verified" else None] * len(epochs)
+        return absent_values(name, len(epochs))
+
+
+def absent_values(name: str, n: int) -> list[Any]:
+    """What ``n`` epochs hold in a field no reduction of theirs wrote: false for ``sent_verified``, else null."""
+    return [False if name == "sent_verified" else None] * n

@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import pairwise
 from pathlib import Path
 
 import pandas as pd
@@ -87,9 +88,14 @@ def _read_chunk(paths: list[Location], unknown_labels_as_unscored: bool = False)
 
 
 def _chunks(files: list[Location], workers: int) -> list[list[Location]]:
-    """Consecutive chunks of files for the reading workers: several per worker, at most CHUNK_FILES each."""
-    size = max(1, min(CHUNK_FILES, -(-len(files) // (max(workers, 1) * 4))))
-    return [files[start : start + size] for start in range(0, len(files), size)]
+    """Consecutive chunks of files for the reading workers: several per worker, at most CHUNK_FILES each.
+
+    The chunks differ by at most one file (20 logs on 2 workers: 8 chunks of 3 or 2, 10 logs per worker).
+    """
+    n_chunks = max(min(len(files), max(workers, 1) * 4), -(-len(files) // CHUNK_FILES))
+    size, extra = divmod(len(files), n_chunks) if files else (0, 0)
+    bounds = [index * size + min(index, extra) for index in range(n_chunks + 1)]
+    return [files[start:end] for start, end in pairwise(bounds) if end > start]
 
 
 def _prompt_info(frame: pd.DataFrame, prompt_frames: list[pd.DataFrame]) -> pd.DataFrame:

@@ -7,12 +7,13 @@ A grader panel's records also give one judge per member (judge = the member's mo
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from refusal_stability.analysis.epoch_columns import EPOCH_FIELDS, SharedFields, epoch_columns
+from refusal_stability.analysis.epoch_columns import EPOCH_FIELDS, SharedFields, absent_values, epoch_columns
 from refusal_stability.analysis.tidy import PRIMARY_ROLE, AnalysisInputError
 from refusal_stability.definitions.labels import LABELS, UNSCORED
 
@@ -111,6 +112,15 @@ def _sample_columns(reduction: Any, sample: Any) -> dict[str, list[Any]]:
     return columns
 
 
+def _field(name: str, blocks: list[tuple[str, dict[str, list[Any]]]], shared: SharedFields) -> list[Any]:
+    """One per-epoch field over every block, in order (whole lists joined where every block holds the field)."""
+    if name not in shared.names:
+        return absent_values(name, sum(len(columns["label"]) for _, columns in blocks))
+    if all(name in columns for _, columns in blocks):
+        return list(chain.from_iterable(columns[name] for _, columns in blocks))
+    return list(chain.from_iterable(shared.column(prompt_id, columns, name) for prompt_id, columns in blocks))
+
+
 def rows_from_reductions(
     reductions: list[Any], shared_from: list[Any] | None = None
 ) -> tuple[dict[str, Any], list[dict[str, Any]], set[str]]:
@@ -128,9 +138,8 @@ def rows_from_reductions(
             columns = _sample_columns(reduction, sample)
             sample_columns[id(sample)] = columns
             shared.add(str(sample.sample_id), columns)
-    cols: dict[str, Any] = {name: [] for name in EPOCH_FIELDS}
+    blocks: list[tuple[str, dict[str, list[Any]]]] = []  # (prompt_id, epoch columns) per sample and panel member
     per_sample: list[tuple[Any, ...]] = []  # prompt_id, source, category, judge, scorer, judge_role, expected
-    repeats: list[int] = []
     prompts: list[dict[str, Any]] = []
     hashes: set[str] = set()
     taken = {judge for _, judge, _ in scorer_judges(reductions)}
@@ -141,7 +150,6 @@ def rows_from_reductions(
             if meta.get("template_hash"):
                 hashes.add(str(meta["template_hash"]))
             prompt_id = str(sample.sample_id)
-            full = {name: shared.column(prompt_id, columns, name) for name in EPOCH_FIELDS}
             per_sample.append(
                 (
                     prompt_id,
@@ -153,14 +161,15 @@ def rows_from_reductions(
                     meta.get("expected"),
                 )
             )
+            blocks.append((prompt_id, columns))
             prompt_meta = meta.get("prompt_metadata")
             prompts.append(prompt_row(prompt_id, meta, prompt_meta if isinstance(prompt_meta, dict) else {}))
-            for head, rows in [(None, full), *_member_samples(reduction, sample, {**full, **columns}, taken)]:
-                if head is not None:
+            if "panel_members" in meta:
+                for head, rows in _member_samples(reduction, sample, columns, taken):
                     per_sample.append(head)
-                repeats.append(len(rows["label"]))
-                for name in EPOCH_FIELDS:
-                    cols[name].extend(rows[name])
+                    blocks.append((prompt_id, rows))
+    cols: dict[str, Any] = {name: _field(name, blocks, shared) for name in EPOCH_FIELDS}
+    repeats = [len(columns["label"]) for _, columns in blocks]
     for index, name in enumerate(("prompt_id", "source", "category", "judge", "scorer", "judge_role", "expected")):
         values = np.empty(len(per_sample), dtype=object)
         values[:] = [sample[index] for sample in per_sample]

@@ -45,3 +45,14 @@ def test_fork_map_keeps_order_across_workers() -> None:
     results = list(fork_map(square_and_pid, [3, 1, 2], workers=2))
     assert [value for value, _ in results] == [9, 1, 4]
     assert os.getpid() not in {pid for _, pid in results}
+
+
+@pytest.mark.parametrize("n_files", [0, 1, 3, 7, 20, 480])
+def test_reading_chunks_are_balanced_and_ordered(n_files: int) -> None:
+    from refusal_stability.analysis.inputs import CHUNK_FILES, _chunks
+
+    chunks = _chunks(list(range(n_files)), 2)
+    assert [f for chunk in chunks for f in chunk] == list(range(n_files))
+    sizes = [len(chunk) for chunk in chunks]
+    assert all(0 < size <= CHUNK_FILES for size in sizes) and (not sizes or max(sizes) - min(sizes) <= 1)
+    assert len(chunks) >= min(n_files, 8)  # several per worker
