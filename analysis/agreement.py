@@ -279,8 +279,19 @@ def consensus_of_pairing(
     keys = key_codes(rows, ["model", "prompt_id"])
     judge_a_rows = np.flatnonzero((rows["judge"] == judge_a).to_numpy())
     agreed = pairing.a[labels[pairing.a] == labels[pairing.b]]
-    all_table = stability_from_counts(_prompt_counts(rows, judge_a_rows, labels, keys), threshold).reset_index()
-    cons = stability_from_counts(_prompt_counts(rows, agreed, labels, keys), threshold).reset_index()
+    all_counts = _prompt_counts(rows, judge_a_rows, labels, keys)
+    return consensus_tables(all_counts, _prompt_counts(rows, agreed, labels, keys), min_records, threshold)
+
+
+def consensus_tables(
+    all_counts: pd.DataFrame, consensus_counts: pd.DataFrame, min_records: int, threshold: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """consensus.csv and the judge-sensitive flags from per-prompt label counts on all and on consensus records.
+
+    Shared by two judges (consensus = both agree) and a panel (consensus = a strict majority of its members).
+    """
+    all_table = stability_from_counts(all_counts, threshold).reset_index()
+    cons = stability_from_counts(consensus_counts, threshold).reset_index()
     cons = cons[["model", "prompt_id", "n_valid", "ssi", "flipped"]].rename(
         columns={"n_valid": "n_consensus", "ssi": "ssi_consensus", "flipped": "flipped_consensus"}
     )

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from refusal_stability.analysis.agreement import CONSENSUS_COLUMNS, PAIR_KEYS, SENSITIVE_COLUMNS
-from refusal_stability.analysis.metrics import COUNT_COLUMNS, stability_from_counts
+from refusal_stability.analysis.agreement import PAIR_KEYS, consensus_tables
+from refusal_stability.analysis.metrics import COUNT_COLUMNS
 from refusal_stability.definitions.agreement import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
@@ -159,29 +159,4 @@ def panel_consensus(
     votes = vote_counts(codes[:, 1:])
     top = votes.argmax(axis=1)
     agreed = np.where(votes.max(axis=1) * 2 > len(members), top, _MISSING)
-    all_table = stability_from_counts(_prompt_counts(keys, codes[:, 0]), threshold).reset_index()
-    cons = stability_from_counts(_prompt_counts(keys, agreed), threshold).reset_index()
-    cons = cons[["model", "prompt_id", "n_valid", "ssi", "flipped"]].rename(
-        columns={"n_valid": "n_consensus", "ssi": "ssi_consensus", "flipped": "flipped_consensus"}
-    )
-    table = all_table[["model", "prompt_id", "ssi", "flipped"]].merge(cons, on=["model", "prompt_id"], how="left")
-    table["n_consensus"] = table["n_consensus"].fillna(0).astype(np.int64)
-    eligible = table["n_consensus"] >= min_records
-    table["flipped_consensus"] = table["flipped_consensus"].astype("boolean").where(eligible, pd.NA)
-    table["judge_sensitive"] = (table["flipped"] & eligible & ~table["flipped_consensus"].fillna(True)).astype(bool)
-    rows = []
-    for model, part in table.groupby("model", sort=True):
-        kept = part[part["n_consensus"] >= min_records]
-        rows.append(
-            {
-                "model": model,
-                "n_prompts_all": len(part),
-                "mean_ssi_all": part["ssi"].mean(),
-                "flip_pct_all": part["flipped"].mean() * 100,
-                "n_prompts_consensus": len(kept),
-                "mean_ssi_consensus": kept["ssi_consensus"].mean() if len(kept) else np.nan,
-                "flip_pct_consensus": kept["flipped_consensus"].astype(float).mean() * 100 if len(kept) else np.nan,
-            }
-        )
-    sensitive = table.rename(columns={"flipped": "flipped_all"})[SENSITIVE_COLUMNS].reset_index(drop=True)
-    return pd.DataFrame(rows, columns=CONSENSUS_COLUMNS), sensitive
+    return consensus_tables(_prompt_counts(keys, codes[:, 0]), _prompt_counts(keys, agreed), min_records, threshold)

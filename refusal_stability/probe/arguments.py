@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
 
 from refusal_stability.definitions.grid import SEED_MAX, SEED_MIN
-from refusal_stability.errors import positive_int
+from refusal_stability.option_types import positive_int_option
 from refusal_stability.probe.runner import DEFAULT_FILLER_SEED, DEFAULT_MAX_TOKENS, DEFAULT_SEED
 from refusal_stability.probe.server import BUNDLED
 
@@ -53,18 +52,6 @@ def parse_concurrency(text: str) -> tuple[int, ...]:
     return tuple(values)
 
 
-def _positive_int_option(name: str) -> Callable[[str], int]:
-    """An argparse ``type`` for option ``name``: :func:`positive_int`, its error in argparse's own type."""
-
-    def parse(text: str) -> int:
-        try:
-            return positive_int(text, name)
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
-
-    return parse
-
-
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -89,7 +76,7 @@ def add_probe_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--n-prompts",
-        type=_positive_int_option("--n-prompts"),
+        type=positive_int_option("--n-prompts"),
         default=DEFAULT_N_PROMPTS,
         help=f"bundled prompts to probe, in their order (default {DEFAULT_N_PROMPTS})",
     )
@@ -102,7 +89,7 @@ def add_probe_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-tokens",
-        type=_positive_int_option("--max-tokens"),
+        type=positive_int_option("--max-tokens"),
         default=DEFAULT_MAX_TOKENS,
         help=f"response length limit of the probe requests (default {DEFAULT_MAX_TOKENS})",
     )
@@ -117,7 +104,7 @@ def add_probe_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-model-len",
-        type=_positive_int_option("--max-model-len"),
+        type=positive_int_option("--max-model-len"),
         default=DEFAULT_MAX_MODEL_LEN,
         help=f"vLLM context length of a server the probe starts (default {DEFAULT_MAX_MODEL_LEN})",
     )
