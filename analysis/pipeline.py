@@ -315,10 +315,7 @@ def _add_studies(
     result.comparisons = prompt_texts.check_prompt_texts(
         over_refusal.compare_both(result.per_prompt, n_boot=n_boot, seed=seed),
         info,
-        {
-            str(m): ", ".join(sorted({str(o) for o in rows["origin"]}))
-            for m, rows in frame.groupby("model", observed=True)
-        },
+        _origins_by_model(frame),
         allow_different_prompts,
     )
     result.resample_attack = attack.resample_attack(per_prompt)
@@ -340,6 +337,15 @@ def _add_studies(
         run_groups = _replicate_groups(frame["model"])
         rerun = provenance.rerun_text_change(frame.assign(model=run_groups))
         result.rerun_text_change = rerun if len(rerun) else None
+
+
+def _origins_by_model(frame: pd.DataFrame) -> dict[str, str]:
+    """Each run's log files, comma-separated and sorted (from the distinct (model, origin) pairs)."""
+    pairs = frame[["model", "origin"]].drop_duplicates()
+    return {
+        str(model): ", ".join(sorted({str(o) for o in rows["origin"]}))
+        for model, rows in pairs.groupby("model", observed=True)
+    }
 
 
 def _replicate_groups(models: pd.Series) -> pd.Series:
