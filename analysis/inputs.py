@@ -150,6 +150,8 @@ def load_inputs(
     pool = workers if total_bytes >= PARALLEL_MIN_BYTES else 1  # forking only pays off for big inputs
     reader = partial(_read_chunk, unknown_labels_as_unscored=unknown_labels_as_unscored)
     chunks = _chunks([file.location for file in files], pool or default_workers())
+    if pool != 1:
+        import inspect_ai.log  # noqa: F401  (once here: forked readers inherit it instead of importing it each)
     outcomes = (outcome for chunk in fork_map(reader, chunks, pool) for outcome in chunk)
     reads: list[tuple[_Read, LogInfo]] = []
     for index, (file, outcome) in enumerate(zip(files, outcomes, strict=True), start=1):
