@@ -27,6 +27,7 @@ included). Log reading uses up to 2 worker processes (``workers=2``); samples_df
 Last line: `analysis_s=<f> samples_df_s=<f> speedup=<f> full_command_s=<f> provenance_overhead_pct=<f>`.
 
 Usage: python bench/analysis_speed.py [--dir DIR] [--prompts 876] [--models 4] [--repeats 3] [--rewrite]
+       [--provenance-only]   (only provenance_overhead_pct; last line `provenance_overhead_pct=<f>`)
 """
 
 from __future__ import annotations
@@ -83,46 +84,8 @@ def time_analysis(logs_dir: Path, out_dir: Path) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
-def main() -> None:
-    """Write (or reuse) the study, time the command, the analysis and samples_df, print the ratios."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--dir",
-        type=Path,
-        default=Path(tempfile.gettempdir()) / "refusal-stability-bench",
-        help="where logs are cached and the report written (default: %(default)s)",
-    )
-    parser.add_argument("--prompts", type=int, default=876)
-    parser.add_argument("--models", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each timing; the best counts (default 3)")
-    parser.add_argument("--rewrite", action="store_true", help="rewrite the logs even if cached")
-    args = parser.parse_args()
-
-    import matplotlib.pyplot  # noqa: F401 (imports untimed)
-    import scipy.stats  # noqa: F401
-    from inspect_ai.analysis import samples_df
-
-    from refusal_stability.analysis import cli, figures, pipeline, report  # noqa: F401
-
-    logs_dir = args.dir / f"logs-{args.models}x{args.prompts}x{EPOCHS}"
-    out_dir = args.dir / "report"
-    paths = study_logs(logs_dir, args.models, args.prompts, args.rewrite)
-    n_records = args.models * args.prompts * EPOCHS
-
-    parser = argparse.ArgumentParser()
-    cli.add_analyze_arguments(parser)
-    command_args = parser.parse_args([str(logs_dir), "--out", str(out_dir), "--quiet", "--workers", "2"])
-    full_runs, analysis_runs = [], []
-    for _ in range(args.repeats):
-        started = time.perf_counter()
-        assert cli.run_analyze(command_args) == 0
-        full_runs.append(time.perf_counter() - started)
-
-        seconds, result = time_analysis(logs_dir, args.dir / "tables-only")
-        analysis_runs.append(seconds)
-    full_command_s, analysis_s = min(full_runs), min(analysis_runs)
-    assert result.tidy is not None and len(result.tidy) == n_records
-
+def provenance_overhead(args: argparse.Namespace, n_records: int) -> float:
+    """provenance_overhead_pct: the same records written with fingerprints + a second judge and without."""
     # provenance_overhead_pct: the same 70,080 records written twice, with fingerprints and a second judge
     # (roles recorded, as the task writes them) and without either; the analysis proper, reading included
     with_dir = args.dir / f"logs-{args.models}x{args.prompts}x{EPOCHS}-provenance"
@@ -145,6 +108,56 @@ def main() -> None:
         f"analysis with fingerprints + second judge {min(with_runs):.3f} s ({2 * n_records:,} labels), "
         f"without {min(without_runs):.3f} s"
     )
+    return overhead_pct
+
+
+def main() -> None:
+    """Write (or reuse) the study, time the command, the analysis and samples_df, print the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "refusal-stability-bench",
+        help="where logs are cached and the report written (default: %(default)s)",
+    )
+    parser.add_argument("--prompts", type=int, default=876)
+    parser.add_argument("--models", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each timing; the best counts (default 3)")
+    parser.add_argument("--rewrite", action="store_true", help="rewrite the logs even if cached")
+    parser.add_argument(
+        "--provenance-only", action="store_true", help="only provenance_overhead_pct (its two log sets)"
+    )
+    args = parser.parse_args()
+
+    import matplotlib.pyplot  # noqa: F401 (imports untimed)
+    import scipy.stats  # noqa: F401
+    from inspect_ai.analysis import samples_df
+
+    from refusal_stability.analysis import cli, figures, pipeline, report  # noqa: F401
+
+    if args.provenance_only:
+        print(f"provenance_overhead_pct={provenance_overhead(args, args.models * args.prompts * EPOCHS):.1f}")
+        return
+    logs_dir = args.dir / f"logs-{args.models}x{args.prompts}x{EPOCHS}"
+    out_dir = args.dir / "report"
+    paths = study_logs(logs_dir, args.models, args.prompts, args.rewrite)
+    n_records = args.models * args.prompts * EPOCHS
+
+    parser = argparse.ArgumentParser()
+    cli.add_analyze_arguments(parser)
+    command_args = parser.parse_args([str(logs_dir), "--out", str(out_dir), "--quiet", "--workers", "2"])
+    full_runs, analysis_runs = [], []
+    for _ in range(args.repeats):
+        started = time.perf_counter()
+        assert cli.run_analyze(command_args) == 0
+        full_runs.append(time.perf_counter() - started)
+
+        seconds, result = time_analysis(logs_dir, args.dir / "tables-only")
+        analysis_runs.append(seconds)
+    full_command_s, analysis_s = min(full_runs), min(analysis_runs)
+    assert result.tidy is not None and len(result.tidy) == n_records
+
+    overhead_pct = provenance_overhead(args, n_records)
 
     started = time.perf_counter()
     frame = samples_df([str(p) for p in paths], quiet=True)
