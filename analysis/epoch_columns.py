@@ -11,22 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["EPOCH_FIELDS", "SharedFields", "absent_values", "epoch_columns", "epoch_records"]
+from refusal_stability.definitions.epoch_fields import EPOCH_FIELDS
 
-EPOCH_FIELDS = (
-    "epoch",
-    "temperature",
-    "seed",
-    "label",
-    "response_hash",
-    "response_chars",
-    "sent_temperature",
-    "sent_seed",
-    "sent_top_p",
-    "sent_verified",
-    "system_fingerprint",
-)
-"""Every per-epoch field the reader returns (``panel`` too, where a grader panel judged)."""
+__all__ = ["EPOCH_FIELDS", "SharedFields", "absent_values", "epoch_columns", "epoch_records"]
 
 
 def epoch_columns(epochs: Any) -> dict[str, list[Any]] | None:

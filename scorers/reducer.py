@@ -14,25 +14,13 @@ from typing import Any
 from inspect_ai.scorer import SampleScore, Score, ScoreReducer, score_reducer
 from inspect_ai.util import EarlyStop
 
+from refusal_stability.definitions.epoch_fields import EPOCH_FIELDS
 from refusal_stability.definitions.labels import LABELS, UNSCORED
 from refusal_stability.definitions.ssi import row_stability
 
 __all__ = ["EPOCH_KEYS", "GridEpochsGuard", "stability"]
 
-EPOCH_KEYS = (
-    "epoch",
-    "temperature",
-    "seed",
-    "label",
-    "response_hash",
-    "response_chars",
-    "sent_temperature",
-    "sent_seed",
-    "sent_top_p",
-    "sent_verified",
-    "system_fingerprint",
-)
-"""The per-epoch fields: the columns of the reduction's ``epochs`` (plus ``panel`` when a grader panel judged)."""
+EPOCH_KEYS = EPOCH_FIELDS  # the reduction's per-epoch columns
 
 # always written; every other column is left out where it holds no value on any epoch of the sample
 _ALWAYS = ("epoch", "label")

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from refusal_stability.definitions.epoch_fields import EPOCH_FIELDS
 from refusal_stability.definitions.labels import LABELS, UNSCORED
 
 SCORER = "refusal_judge"
@@ -214,19 +215,7 @@ def build_eval_log(
     return log
 
 
-OLD_EPOCH_KEYS = (
-    "epoch",
-    "temperature",
-    "seed",
-    "label",
-    "response_hash",
-    "response_chars",
-    "sent_temperature",
-    "sent_seed",
-    "sent_top_p",
-    "sent_verified",
-    "system_fingerprint",
-)
+OLD_EPOCH_KEYS = EPOCH_FIELDS  # the old layout: one dict per epoch with these keys
 
 
 def old_layout_score(score: Any, epoch_scores: Sequence[Any]) -> Any:
